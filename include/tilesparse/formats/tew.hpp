@@ -1,0 +1,25 @@
+#pragma once
+// Tile-element-wise sparsity: a TW weight plus the elements it prunes that matter most,
+// kept apart as a CSR residual. W = tw + residual, and the two never overlap.
+#include "tilesparse/formats/ew.hpp"
+#include "tilesparse/formats/tw.hpp"
+
+namespace tilesparse {
+
+struct TewWeight {
+  TwWeight tw;
+  EwWeight residual;
+
+  // tw_mask gives the tile structure (must be a valid TW mask for g); residual_mask the
+  // restored elements, which must lie outside tw_mask.
+  static TewWeight from_dense(const HostMatrix& w, const Mask& tw_mask, const Mask& residual_mask, std::int64_t g);
+  Validation validate() const;
+  HostMatrix to_dense() const;
+  std::int64_t kept() const;
+  std::size_t bytes() const;
+  FormatArrays to_arrays() const;  // the tw arrays, plus "residual.row_ptr", "residual.k_idx", "residual.values"
+  static TewWeight from_arrays(const FormatArrays& fa);
+  friend bool operator==(const TewWeight&, const TewWeight&) = default;
+};
+
+}  // namespace tilesparse

@@ -1,0 +1,70 @@
+#include "tilesparse/prune/project.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "src/prune/projectors.hpp"
+#include "tilesparse/core/error.hpp"
+
+namespace tilesparse {
+
+HostMatrix magnitude_scores(const HostMatrix& w) {
+  HostMatrix s(w.rows(), w.cols(), DType::f32);
+  auto in = w.values();
+  auto out = s.mutable_values();
+  for (std::size_t i = 0; i < in.size(); ++i) out[i] = std::fabs(in[i]);
+  return s;
+}
+
+PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::optional<double> sparsity) {
+  spec.check();
+  const std::string what = "project " + spec.describe();
+  auto v = scores.values();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i]) || v[i] < 0) {
+      const auto r = static_cast<std::int64_t>(i) / std::max<std::int64_t>(scores.cols(), 1);
+      const auto c = static_cast<std::int64_t>(i) % std::max<std::int64_t>(scores.cols(), 1);
+      throw Error(what, "score at (" + std::to_string(r) + ", " + std::to_string(c) + ") is " + std::to_string(v[i]) +
+                            ": scores must be finite and >= 0 (NaN/Inf in the weight or scores?)");
+    }
+  }
+  if (sparsity) {
+    require(*sparsity >= 0.0 && *sparsity <= 1.0 && std::isfinite(*sparsity), what,
+            "sparsity " + std::to_string(*sparsity) + " is outside [0, 1]");
+  }
+  const Pattern p = spec.pattern;
+  if (p == Pattern::nm || p == Pattern::sp24) {
+    const int keep = p == Pattern::sp24 ? 2 : spec.keep;
+    const int group = p == Pattern::sp24 ? 4 : spec.group;
+    const double fixed = 1.0 - static_cast<double>(keep) / group;
+    require(!sparsity || std::fabs(*sparsity - fixed) < 1e-9, what,
+            "N:M fixes the sparsity at " + std::to_string(fixed) + "; requested " +
+                std::to_string(sparsity.value_or(0.0)) + " (leave the sparsity out)");
+    PatternSpec s = spec;
+    if (p == Pattern::sp24) {
+      s.keep = 2;
+      s.group = 4;
+      s.unit = NmUnit::element;
+    }
+    return {detail::project_nm(scores, s), {}};
+  }
+  if (p == Pattern::dense) {
+    require(!sparsity || *sparsity == 0.0, what, "a dense weight has sparsity 0");
+    return {Mask(scores.rows(), scores.cols(), true), {}};
+  }
+  require(sparsity.has_value(), what, "a target sparsity is required for this pattern");
+  switch (p) {
+    case Pattern::ew: return {detail::project_ew(scores, *sparsity), {}};
+    case Pattern::bw: return {detail::project_bw(scores, spec, *sparsity), {}};
+    case Pattern::tw: return {detail::project_tw(scores, spec, *sparsity), {}};
+    case Pattern::tew: return detail::project_tew(scores, spec, *sparsity);
+    default: break;
+  }
+  throw Error(what, "unknown pattern");
+}
+
+Weight prune_magnitude(const HostMatrix& w, const PatternSpec& spec, std::optional<double> sparsity) {
+  return make_weight(w, project(magnitude_scores(w), spec, sparsity), spec);
+}
+
+}  // namespace tilesparse
