@@ -64,6 +64,14 @@ PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::opti
 }
 
 Weight prune_magnitude(const HostMatrix& w, const PatternSpec& spec, std::optional<double> sparsity) {
+  auto v = w.values();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    require(std::isfinite(v[i]), "prune " + spec.describe(),
+            "weight value at (" + std::to_string(static_cast<std::int64_t>(i) / w.cols()) + ", " +
+                std::to_string(static_cast<std::int64_t>(i) % w.cols()) + ") is " + std::to_string(v[i]) +
+                ": weights must be finite",
+            shape_str({w.rows(), w.cols()}));
+  }
   return make_weight(w, project(magnitude_scores(w), spec, sparsity), spec);
 }
 
