@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake libgtest-dev libcli11-dev nlohmann-json3-dev)
+packages=(build-essential cmake libgtest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libopenblas-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
