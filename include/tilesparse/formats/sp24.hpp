@@ -20,7 +20,7 @@ struct Sp24Weight {
   std::int64_t k_pad = 0, n_pad = 0;
   DType dtype = DType::f16;
   std::vector<float> values;           // [n_pad][k_pad/2]
-  std::vector<std::uint32_t> metadata;  // n_pad*k_pad/16 words (16 2-bit indices per word)
+  std::vector<std::uint32_t> metadata;  // n_pad*k_pad/32 words (16 2-bit indices per word)
 
   // Throws Error naming the first group of four (column j, rows k0..k0+3) with > 2 kept.
   static Sp24Weight from_dense(const HostMatrix& w, const Mask& mask);
