@@ -12,7 +12,7 @@ void require_valid_scores(const HostMatrix& scores, const std::string& what, boo
     if (std::isfinite(v[i]) && (!non_negative || v[i] >= 0)) continue;
     const auto cols = static_cast<std::size_t>(scores.cols());
     throw Error(what,
-                "score at (" + std::to_string(i / cols) + ", " + std::to_string(i % cols) + ") is " +
+                "value at (" + std::to_string(i / cols) + ", " + std::to_string(i % cols) + ") is " +
                     std::to_string(v[i]) + (non_negative ? ": scores must be finite and >= 0" : ": must be finite") +
                     " (NaN/Inf in the weight or scores?)",
                 shape_str({scores.rows(), scores.cols()}));

@@ -184,7 +184,7 @@ TEST(Permutation, AnyGroupSize) {
   for (auto [keep, group] : {std::pair{2, 8}, {3, 8}, {1, 16}, {5, 16}, {1, 2}}) {
     const HostMatrix s = random_scores(group == 16 ? 32 : 48, 16, 9 + keep * group);
     PermutationOptions opt;
-    opt.escape_attempts = 5;
+    opt.escape_attempts = group == 16 ? 0 : 5;
     const auto r = search_nm_permutation(s, keep, group, opt);
     expect_consistent(r, s, keep, group);
     EXPECT_GT(r.kept_after, r.kept_before) << keep << ":" << group;
@@ -272,9 +272,9 @@ void expect_error(const std::function<void()>& f, const std::string& needle) {
 TEST(Permutation, RejectsBadInput) {
   HostMatrix s = random_scores(8, 4, 1);
   s.mutable_values()[2 * 4 + 3] = std::nanf("");
-  expect_error([&] { search_nm_permutation(s, 2, 4); }, "score at (2, 3)");
+  expect_error([&] { search_nm_permutation(s, 2, 4); }, "value at (2, 3)");
   s.mutable_values()[2 * 4 + 3] = -1.0f;
-  expect_error([&] { search_nm_permutation(s, 2, 4); }, "score at (2, 3)");
+  expect_error([&] { search_nm_permutation(s, 2, 4); }, "value at (2, 3)");
   const HostMatrix ok = random_scores(8, 4, 1);
   expect_error([&] { search_nm_permutation(ok, 4, 4); }, "N=4 M=4");
   expect_error([&] { search_nm_permutation(ok, 0, 4); }, "N=0");
@@ -322,7 +322,8 @@ TEST(Permutation, LayerPairKeepsTheNetworkFunction) {
   sp24.pattern = Pattern::sp24;
   const Weight pruned = prune_magnitude(w2, sp24, std::nullopt);
   double kept = 0;
-  for (float v : to_dense(pruned).values()) kept += std::fabs(v);
+  const HostMatrix dense = to_dense(pruned);
+  for (float v : dense.values()) kept += std::fabs(v);
   EXPECT_NEAR(kept, r.kept_after, 1e-5 * kept);
   EXPECT_EQ(w2, permute_rows(w2_original, r.permutation));
 
