@@ -1,0 +1,170 @@
+// Tile-element-wise format (TW + CSR residual) and projector: round trips,
+// serialization, the no-overlap rule, projector properties, and the reference matmul.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "test_util.hpp"
+#include "tilesparse/core/error.hpp"
+#include "tilesparse/formats/weight.hpp"
+#include "tilesparse/prune/project.hpp"
+
+namespace tilesparse {
+namespace {
+
+PatternSpec tew_spec(std::int64_t g, double delta) {
+  PatternSpec s;
+  s.pattern = Pattern::tew;
+  s.g = g;
+  s.delta = delta;
+  return s;
+}
+
+PatternMask project_tew(std::int64_t k, std::int64_t n, std::int64_t g, double s, double delta, std::uint64_t seed) {
+  return project(magnitude_scores(HostMatrix::random(k, n, DType::f32, seed)), tew_spec(g, delta), s);
+}
+
+void expect_error(const std::function<void()>& fn, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+void expect_invalid(const TewWeight& w, const std::string& needle) {
+  const Validation v = w.validate();
+  ASSERT_FALSE(v.ok()) << "expected a problem mentioning '" << needle << "'";
+  EXPECT_NE(v.problem.find(needle), std::string::npos) << v.problem;
+}
+
+TewWeight make_tew(const HostMatrix& w, std::int64_t g, double s, double delta, std::uint64_t seed) {
+  const PatternMask pm = project_tew(w.rows(), w.cols(), g, s, delta, seed);
+  return TewWeight::from_dense(w, pm.mask, pm.residual, g);
+}
+
+TEST(TewFormat, RoundTripsOnOddShapes) {
+  const std::int64_t shapes[][3] = {{1, 1, 1}, {7, 5, 2}, {33, 17, 4}, {20, 6, 16}, {0, 5, 2}, {5, 0, 3}, {64, 40, 8}};
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (auto [k, n, g] : shapes) {
+      const HostMatrix w = HostMatrix::random(k, n, dt, 3 + k * n);
+      const PatternMask pm = project_tew(k, n, g, 0.6, 0.1, 5 + k);
+      const TewWeight tew = TewWeight::from_dense(w, pm.mask, pm.residual, g);
+      ASSERT_TRUE(tew.validate().ok()) << tew.validate().problem;
+      EXPECT_EQ(tew.to_dense(), apply_mask(w, pm.combined())) << k << "x" << n << " g" << g;
+      EXPECT_EQ(tew.kept(), nonzero_mask(apply_mask(w, pm.combined())).kept());
+      EXPECT_EQ(tew.bytes(), tew.tw.bytes() + tew.residual.bytes());
+      const FormatArrays fa = tew.to_arrays();
+      EXPECT_EQ(fa.meta.at("pattern"), "tew");
+      EXPECT_TRUE(fa.arrays.contains("residual.k_idx"));
+      EXPECT_EQ(TewWeight::from_arrays(fa), tew);
+      EXPECT_EQ(std::get<TewWeight>(weight_from_arrays(fa)), tew);
+    }
+  }
+}
+
+TEST(TewFormat, ResidualMustNotOverlapTheTiles) {
+  const HostMatrix w = HostMatrix::random(8, 6, DType::f32, 2);
+  const PatternMask pm = project_tew(8, 6, 2, 0.5, 0.1, 3);
+  Mask residual = pm.residual;
+  std::int64_t r = 0, c = 0;
+  for (std::int64_t i = 0; i < 48; ++i)
+    if (pm.mask.keep[i]) {
+      r = i / 6;
+      c = i % 6;
+      residual.keep[i] = 1;
+      break;
+    }
+  expect_error([&] { TewWeight::from_dense(w, pm.mask, residual, 2); },
+               "residual element (" + std::to_string(r) + ", " + std::to_string(c) + ") is also in the TW structure");
+  // The same overlap crafted into a weight: validate names it.
+  TewWeight tew = TewWeight::from_dense(w, pm.mask, pm.residual, 2);
+  tew.residual = EwWeight::from_dense(w, residual);
+  expect_invalid(tew, "residual element (" + std::to_string(r) + ", " + std::to_string(c) + ") overlaps");
+}
+
+TEST(TewFormat, ValidateRejectsCraftedViolations) {
+  const TewWeight good = make_tew(HostMatrix::random(12, 10, DType::f16, 1), 4, 0.5, 0.1, 2);
+  ASSERT_TRUE(good.validate().ok());
+  ASSERT_GT(good.residual.k_idx.size(), 0u);
+  TewWeight w = good;
+  w.tw.col_map[0] = 99;
+  expect_invalid(w, "tw: col_map[0] = 99");
+  w = good;
+  w.residual.k_idx[0] = 12;
+  expect_invalid(w, "residual: ");
+  w = good;
+  w.residual = EwWeight::from_dense(HostMatrix::random(12, 9, DType::f16, 1), Mask(12, 9, false));
+  expect_invalid(w, "residual shape [12x9]");
+  w = good;
+  w.residual = EwWeight::from_dense(HostMatrix::random(12, 10, DType::bf16, 1), Mask(12, 10, false));
+  expect_invalid(w, "residual dtype bf16");
+}
+
+TEST(TewFormat, FromArraysRejectsMalformedArrays) {
+  const FormatArrays good = make_tew(HostMatrix::random(12, 10, DType::f32, 1), 4, 0.5, 0.1, 2).to_arrays();
+  FormatArrays fa = good;
+  fa.arrays.erase("residual.row_ptr");
+  expect_error([&] { TewWeight::from_arrays(fa); }, "row_ptr");
+  fa = good;
+  fa.arrays.erase("row_idx");
+  expect_error([&] { TewWeight::from_arrays(fa); }, "row_idx");
+  fa = good;
+  fa.arrays["residual.values"] = Tensor::from_vector(std::vector<std::int32_t>(good.arrays.at("residual.values").numel()),
+                                                     {good.arrays.at("residual.values").numel()});
+  expect_error([&] { TewWeight::from_arrays(fa); }, "values");
+}
+
+TEST(TewProject, TilesAtSPlusDeltaThenRestoresTheBestPrunedElements) {
+  const std::int64_t shapes[][3] = {{37, 29, 8}, {16, 5, 8}, {9, 40, 3}, {64, 64, 16}};
+  for (auto [k, n, g] : shapes)
+    for (double s : {0.0, 0.3, 0.75, 0.9})
+      for (double delta : {0.0, 0.05, 0.2}) {
+        const HostMatrix scores = magnitude_scores(HostMatrix::random(k, n, DType::f32, 40 + k));
+        const PatternMask pm = project(scores, tew_spec(g, delta), s);
+        ASSERT_TRUE(validate_mask(pm.mask, tew_spec(g, delta)).ok());
+        // The tile part is exactly TW at s + delta.
+        PatternSpec tw = tew_spec(g, delta);
+        tw.pattern = Pattern::tw;
+        EXPECT_EQ(pm.mask, project(scores, tw, std::min(1.0, s + delta)).mask);
+        std::int64_t overlap = 0;
+        double min_restored = INFINITY, max_left = -INFINITY;
+        for (std::int64_t i = 0; i < k * n; ++i) {
+          overlap += pm.mask.keep[i] && pm.residual.keep[i];
+          const float v = scores.values()[i];
+          if (pm.residual.keep[i]) min_restored = std::min<double>(min_restored, v);
+          else if (!pm.mask.keep[i]) max_left = std::max<double>(max_left, v);
+        }
+        EXPECT_EQ(overlap, 0);
+        EXPECT_LE(max_left, min_restored) << "restored elements must be the best pruned ones";
+        // delta*K*N restored (fewer when s + delta is capped at 1) and s met, each within
+        // one row of a tile.
+        const double kn = static_cast<double>(k * n);
+        EXPECT_LE(std::fabs(static_cast<double>(pm.residual.kept()) - std::min(delta, 1.0 - s) * kn),
+                  static_cast<double>(g));
+        EXPECT_LE(std::fabs(static_cast<double>(pm.combined().kept()) - (1.0 - s) * kn), static_cast<double>(g));
+        EXPECT_EQ(project(scores, tew_spec(g, delta), s).residual, pm.residual) << "not deterministic";
+      }
+}
+
+TEST(TewProject, CapsTheTileSparsityAtOne) {
+  const PatternMask pm = project_tew(20, 10, 4, 0.97, 0.05, 9);
+  EXPECT_EQ(pm.mask.kept(), 0);
+  EXPECT_EQ(pm.residual.kept(), 6);  // round(0.03 * 200) kept, all in the residual
+  const PatternMask all = project_tew(20, 10, 4, 1.0, 0.05, 9);
+  EXPECT_EQ(all.combined().kept(), 0);
+}
+
+TEST(TewMatmul, MatchesDenseForEveryDtypeAndOddShapes) {
+  const std::int64_t shapes[][4] = {{7, 96, 40, 16}, {1, 1, 1, 1}, {5, 33, 17, 4}, {3, 20, 6, 16}, {4, 0, 6, 2}, {9, 50, 7, 3}};
+  for (DType dt : {DType::f32, DType::f16, DType::bf16})
+    for (auto [m, k, n, g] : shapes)
+      test::expect_matches_dense(Weight(make_tew(HostMatrix::random(k, n, dt, 5 + k + n), g, 0.5, 0.1, 6 + k)), m,
+                                 21 + m);
+}
+
+}  // namespace
+}  // namespace tilesparse
