@@ -46,6 +46,7 @@ int Sp24Weight::position(std::int64_t j, std::int64_t grp, int slot) const {
 }
 
 Validation Sp24Weight::check_mask(const Mask& mask) {
+  if (Validation v = detail::check_mask_shape(mask); !v) return v;
   for (std::int64_t j = 0; j < mask.cols; ++j) {
     for (std::int64_t k0 = 0; k0 < mask.rows; k0 += 4) {
       int count = 0;

@@ -33,6 +33,7 @@ std::int64_t TwWeight::tile_cols(std::int64_t t) const {
 
 Validation TwWeight::check_mask(const Mask& mask, std::int64_t g) {
   if (g < 1) return Validation::fail("tile width g=" + std::to_string(g) + " must be >= 1");
+  if (Validation v = detail::check_mask_shape(mask); !v) return v;
   const std::vector<std::int32_t> cols = kept_columns(mask);
   const auto count = static_cast<std::int64_t>(cols.size());
   for (std::int64_t c0 = 0; c0 < count; c0 += g) {
