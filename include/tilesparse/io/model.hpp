@@ -17,6 +17,7 @@ struct Model {
   std::map<std::string, Weight> weights;
   std::map<std::string, Tensor> others;
   std::map<std::string, std::string> metadata;  // user metadata, passed through
+  friend bool operator==(const Model&, const Model&) = default;
 };
 
 // Throws Error when a described weight's arrays are missing, malformed or do not validate.
