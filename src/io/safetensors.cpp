@@ -42,26 +42,43 @@ std::string brief(const json& v) {
   return s;
 }
 
-// nlohmann keeps the last of duplicate keys silently; the reference reader rejects
-// them, so the parser callback records the first duplicate at any depth.
+// A valid header nests three levels deep (header, entry, shape) and its arrays are
+// shapes and offset pairs; the limits stop crafted headers from building a DOM many
+// times their size (each nested or listed value costs tens of bytes).
+constexpr std::size_t kMaxHeaderDepth = 16;
+constexpr std::size_t kMaxArrayLength = 1024;
+
+// The parser callback enforces the limits above and rejects duplicate keys, which
+// nlohmann would silently resolve to the last one (the reference reader rejects them).
 json parse_header(std::string_view text, const Reject& reject) {
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  const auto note_keys = [&](int, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
-    if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
-    if (event == json::parse_event_t::key && duplicate.empty() && !open_objects.empty() &&
-        !open_objects.back().insert(parsed.get<std::string>()).second)
-      duplicate = (open_objects.size() == 1 ? "duplicate tensor name '" : "duplicate key '") + parsed.get<std::string>() + "'";
+  struct Open {
+    bool is_array;
+    std::size_t length = 0;
+    std::set<std::string> keys;
+  };
+  std::vector<Open> open;
+  const auto check = [&](int, json::parse_event_t event, json& parsed) {
+    using E = json::parse_event_t;
+    const bool starts = event == E::object_start || event == E::array_start;
+    if ((starts || event == E::value) && !open.empty() && open.back().is_array &&
+        ++open.back().length > kMaxArrayLength)
+      reject("header has an array longer than " + std::to_string(kMaxArrayLength) + " elements");
+    if (starts) {
+      open.push_back(Open{event == E::array_start, 0, {}});
+      if (open.size() > kMaxHeaderDepth) reject("header nests deeper than " + std::to_string(kMaxHeaderDepth) + " levels");
+    }
+    if ((event == E::object_end || event == E::array_end) && !open.empty()) open.pop_back();
+    if (event == E::key && !open.empty() && !open.back().keys.insert(parsed.get<std::string>()).second)
+      reject((open.size() == 1 ? "duplicate tensor name '" : "duplicate key '") + parsed.get<std::string>() +
+             "' in header");
     return true;
   };
   json header;
   try {
-    header = json::parse(text.begin(), text.end(), note_keys);
+    header = json::parse(text.begin(), text.end(), check);
   } catch (const json::exception& e) {
     reject(std::string("header is not valid JSON: ") + e.what());
   }
-  reject.unless(duplicate.empty(), duplicate + " in header");
   reject.unless(header.is_object(), "header is not a JSON object but " + std::string(header.type_name()));
   return header;
 }

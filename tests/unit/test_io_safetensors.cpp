@@ -255,6 +255,14 @@ TEST(SafetensorsMalformed, DuplicateNames) {
   expect_rejected(R"({"__metadata__":{"k":"1","k":"2"}})", 0, {"duplicate key 'k'"});
 }
 
+TEST(SafetensorsMalformed, DeepOrLongJsonIsRefusedEarly) {
+  expect_rejected(std::string(100000, '[') + std::string(100000, ']'), 0, {"nests deeper than 16 levels"});
+  std::string shape = "[";
+  for (int i = 0; i < 2000; ++i) shape += "1,";
+  shape += "1]";
+  expect_rejected(R"({"w":{"dtype":"U8","shape":)" + shape + R"(,"data_offsets":[0,1]}})", 1, {"array longer than 1024"});
+}
+
 // Every strict prefix of a valid file and a few thousand random corruptions of its
 // header and length field: each parses or throws Error, never anything else.
 TEST(SafetensorsMalformed, FuzzedFilesParseOrThrowError) {
