@@ -8,7 +8,7 @@
 #include <string_view>
 #include <variant>
 
-#include "src/io/tensor_bytes.hpp"
+#include "src/io/io_checks.hpp"
 #include "tilesparse/io/file.hpp"
 
 namespace tilesparse {
@@ -16,6 +16,7 @@ namespace tilesparse {
 namespace {
 
 using io_detail::checked_nbytes;
+using io_detail::Reject;
 using io_detail::shape_text;
 
 constexpr std::string_view kMagic = "\x93NUMPY";
@@ -36,16 +37,6 @@ constexpr std::array<Descr, 16> kDescrs{{
     {"<u1", ElemType::u8},    {"<i1", ElemType::i8},  {"<b1", ElemType::boolean},
 }};
 
-class Reject {
- public:
-  explicit Reject(const std::string& source) : source_(source) {}
-  [[noreturn]] void operator()(const std::string& problem) const {
-    throw Error("parse_npy", "'" + source_ + "': " + problem);
-  }
-
- private:
-  const std::string& source_;
-};
 
 // The header is a Python dict literal such as
 //   {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
@@ -177,7 +168,7 @@ std::uint32_t read_le(std::span<const std::byte> b) {
 }  // namespace
 
 Tensor parse_npy(std::span<const std::byte> bytes, const std::string& source) {
-  const Reject reject(source);
+  const Reject reject("parse_npy", source);
   if (bytes.size() < kMagic.size() + 2 || std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0)
     reject("not a .npy file (no \\x93NUMPY magic)");
   const auto major = std::to_integer<int>(bytes[6]);

@@ -7,7 +7,7 @@
 #include <set>
 #include <string_view>
 
-#include "src/io/tensor_bytes.hpp"
+#include "src/io/io_checks.hpp"
 #include "tilesparse/io/file.hpp"
 
 namespace tilesparse {
@@ -16,24 +16,11 @@ namespace {
 
 using nlohmann::json;
 using io_detail::checked_nbytes;
+using io_detail::Reject;
 using io_detail::shape_text;
 
 constexpr std::string_view kMetadataKey = "__metadata__";
 
-// Every reader error names the source (file path) and the problem.
-class Reject {
- public:
-  explicit Reject(const std::string& source) : source_(source) {}
-  [[noreturn]] void operator()(const std::string& problem) const {
-    throw Error("parse_safetensors", "'" + source_ + "': " + problem);
-  }
-  void unless(bool ok, const std::string& problem) const {
-    if (!ok) (*this)(problem);
-  }
-
- private:
-  const std::string& source_;
-};
 
 // A short rendering of an untrusted JSON value for messages.
 std::string brief(const json& v) {
@@ -179,7 +166,7 @@ void check_coverage(std::vector<Entry*> entries, std::int64_t data_size, const R
 }  // namespace
 
 SafetensorsFile parse_safetensors(std::span<const std::byte> bytes, const std::string& source) {
-  const Reject reject(source);
+  const Reject reject("parse_safetensors", source);
   reject.unless(bytes.size() >= 8, "file has " + std::to_string(bytes.size()) +
                                        " bytes, fewer than the 8-byte header length");
   std::uint64_t header_len = 0;

@@ -1,15 +1,30 @@
 #pragma once
-// Size arithmetic shared by the file readers and writers: shapes come from untrusted
-// headers, so every product is checked before it is formed.
+// Checks shared by the file readers and writers: messages that name the file, and size
+// arithmetic on shapes from untrusted headers (every product checked before it is formed).
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "tilesparse/core/tensor.hpp"
 
 namespace tilesparse::io_detail {
+
+// Throws Error(op, "'<source>': <problem>"), so every reader message names the file.
+class Reject {
+ public:
+  Reject(std::string op, const std::string& source) : op_(std::move(op)), source_(source) {}
+  [[noreturn]] void operator()(const std::string& problem) const { throw Error(op_, "'" + source_ + "': " + problem); }
+  void unless(bool ok, const std::string& problem) const {
+    if (!ok) (*this)(problem);
+  }
+
+ private:
+  std::string op_;
+  const std::string& source_;
+};
 
 // Bytes of a tensor of `shape` with elements of `elem_size` bytes; nullopt when a
 // dimension is negative or the product does not fit in int64.
