@@ -9,7 +9,7 @@ Accumulator matmul_bw(const HostMatrix& a, const BwWeight& w) {
   Accumulator acc(static_cast<std::size_t>(m * n), 0.0);
   parallel_rows(m, static_cast<std::int64_t>(w.values.size()), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t i = r0; i < r1; ++i) {
-      double* out = &acc[i * n];
+      double* out = acc.data() + i * n;  // not &acc[...]: acc is empty when n == 0
       for (std::int64_t nb = 0; nb < w.block_rows(); ++nb) {
         const std::int64_t n0 = nb * bn, cols = std::min(bn, n - n0);
         for (std::int64_t p = w.row_ptr[nb]; p < w.row_ptr[nb + 1]; ++p) {

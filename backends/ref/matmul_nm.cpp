@@ -9,7 +9,7 @@ Accumulator matmul_nm(const HostMatrix& a, const NmWeight& w) {
   Accumulator acc(static_cast<std::size_t>(m * n), 0.0);
   parallel_rows(m, static_cast<std::int64_t>(w.values.size()), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t i = r0; i < r1; ++i) {
-      double* out = &acc[i * n];
+      double* out = acc.data() + i * n;  // not &acc[...]: acc is empty when n == 0
       for (std::int64_t slot = 0; slot < w.slots(); ++slot) {
         const std::int64_t g = slot / w.keep;
         for (std::int64_t cu = 0; cu < layout.column_units(); ++cu) {
