@@ -1,0 +1,134 @@
+#include "tilesparse/train/prune_mlp.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "tilesparse/core/error.hpp"
+#include "tilesparse/prune/global.hpp"
+#include "tilesparse/prune/permutation.hpp"
+#include "tilesparse/prune/project.hpp"
+
+namespace tilesparse {
+namespace {
+
+bool fixed_sparsity(Pattern p) { return p == Pattern::nm || p == Pattern::sp24; }
+
+std::vector<std::size_t> layers_to_prune(const Mlp& mlp, const MlpPruneOptions& o) {
+  std::vector<std::size_t> layers = o.layers;
+  if (layers.empty()) {
+    // The classifier is small and decides every output: pruning it buys nothing.
+    for (std::size_t l = 0; l + 1 < mlp.layers.size(); ++l) layers.push_back(l);
+  }
+  for (auto l : layers) {
+    require(l < mlp.layers.size(), "prune_mlp",
+            "layer " + std::to_string(l) + " does not exist (the MLP has " + std::to_string(mlp.layers.size()) + ")");
+  }
+  return layers;
+}
+
+std::string layer_name(std::size_t l) { return "fc" + std::to_string(l + 1); }
+
+}  // namespace
+
+MlpPruneReport prune_mlp(Mlp& mlp, const HostMatrix& x, std::span<const std::uint8_t> labels,
+                         const MlpPruneOptions& o) {
+  o.spec.check();
+  const std::vector<std::size_t> layers = layers_to_prune(mlp, o);
+  const bool fixed = fixed_sparsity(o.spec.pattern);
+  require(fixed || o.sparsity.has_value(), "prune_mlp", o.spec.describe() + " needs a target sparsity");
+  require(o.stages >= 1 && o.epochs_per_stage >= 0, "prune_mlp", "needs stages >= 1 and epochs_per_stage >= 0");
+  require(!o.permute || fixed, "prune_mlp", "channel permutation applies to nm and 24 only");
+
+  MlpPruneReport report;
+  report.layers.resize(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto& w = mlp.layers[layers[i]].w;
+    report.layers[i] = {layers[i], w.rows(), w.cols(), 0.0, bytes(Weight(DenseWeight{w})), 0, std::nullopt};
+  }
+  if (o.permute) {
+    // Before any mask exists: the permutation then only moves dense weights around.
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const std::size_t l = layers[i];
+      if (l == 0) continue;  // no previous layer to absorb a reorder of the inputs
+      require(mlp.layers[l].mask.keep.empty() && mlp.layers[l - 1].mask.keep.empty(), "prune_mlp",
+              "permute needs unpruned layers " + layer_name(l - 1) + " and " + layer_name(l));
+      PermutationOptions po;
+      po.seed = o.finetune.seed;
+      const PermutationResult r = search_nm_permutation(magnitude_scores(mlp.layers[l].w), o.spec, po);
+      permute_layer_pair(mlp.layers[l - 1].w, mlp.layers[l - 1].bias, mlp.layers[l].w, r.permutation);
+      report.layers[i].permutation_efficacy = r.efficacy;
+    }
+  }
+
+  const int stages = fixed ? 1 : o.stages;
+  TrainOptions ft = o.finetune;
+  ft.epochs = fixed ? o.stages * o.epochs_per_stage : o.epochs_per_stage;
+  std::vector<PatternMask> masks(layers.size());
+  for (int s = 1; s <= stages; ++s) {
+    std::vector<HostMatrix> taylor;
+    if (o.score == ImportanceScore::taylor) taylor = taylor_scores(mlp, x, labels, ft.batch_size, o.taylor_batches);
+    std::optional<double> target;
+    if (!fixed) target = *o.sparsity * s / stages;
+    std::vector<GlobalLayer> ranked;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const std::size_t l = layers[i];
+      HostMatrix scores = o.score == ImportanceScore::taylor ? taylor[l] : magnitude_scores(mlp.layers[l].w);
+      if (o.global_ranking && !fixed) ranked.push_back({layer_name(l), std::move(scores), o.spec});
+      else masks[i] = project(scores, o.spec, target);
+    }
+    if (!ranked.empty()) {
+      auto results = global_prune(ranked, *target);
+      for (std::size_t i = 0; i < layers.size(); ++i) masks[i] = std::move(results[i].mask);
+    }
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      mlp.set_mask(layers[i], o.spec.pattern == Pattern::tew ? masks[i].combined() : masks[i].mask);
+    }
+    ft.seed = o.finetune.seed + static_cast<std::uint64_t>(s);
+    train(mlp, x, labels, ft);
+  }
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const MlpLayer& layer = mlp.layers[layers[i]];
+    report.weights.push_back(make_weight(layer.w, masks[i], o.spec));
+    report.layers[i].sparsity = layer.mask.sparsity();
+    report.layers[i].pruned_bytes = bytes(report.weights.back());
+  }
+  return report;
+}
+
+Model mlp_to_model(const Mlp& mlp, const MlpPruneReport* pruned) {
+  Model m;
+  for (std::size_t l = 0; l < mlp.layers.size(); ++l) {
+    m.weights[layer_name(l) + ".weight"] = Weight(DenseWeight{mlp.layers[l].w});
+    m.others[layer_name(l) + ".bias"] =
+        Tensor::from_vector(mlp.layers[l].bias, {static_cast<std::int64_t>(mlp.layers[l].bias.size())});
+  }
+  if (pruned) {
+    for (std::size_t i = 0; i < pruned->layers.size(); ++i) {
+      m.weights[layer_name(pruned->layers[i].layer) + ".weight"] = pruned->weights[i];
+    }
+  }
+  return m;
+}
+
+Mlp mlp_from_model(const Model& model) {
+  Mlp mlp;
+  for (std::size_t l = 0;; ++l) {
+    const auto w = model.weights.find(layer_name(l) + ".weight");
+    if (w == model.weights.end()) break;
+    const auto b = model.others.find(layer_name(l) + ".bias");
+    require(b != model.others.end(), "mlp_from_model", "weight " + w->first + " has no " + layer_name(l) + ".bias");
+    MlpLayer layer{to_dense(w->second).as(DType::f32), b->second.to_vector<float>(b->first), {}};
+    require(static_cast<std::int64_t>(layer.bias.size()) == layer.w.cols(), "mlp_from_model",
+            b->first + " has " + std::to_string(layer.bias.size()) + " values for " + std::to_string(layer.w.cols()) +
+                " outputs");
+    require(l == 0 || mlp.layers.back().w.cols() == layer.w.rows(), "mlp_from_model",
+            w->first + " takes " + std::to_string(layer.w.rows()) + " inputs, the previous layer gives " +
+                std::to_string(mlp.layers.empty() ? 0 : mlp.layers.back().w.cols()));
+    if (pattern_of(w->second) != Pattern::dense) layer.mask = nonzero_mask(layer.w);
+    mlp.layers.push_back(std::move(layer));
+  }
+  require(!mlp.layers.empty(), "mlp_from_model", "the model has no fc1.weight");
+  return mlp;
+}
+
+}  // namespace tilesparse
