@@ -25,14 +25,17 @@ struct RankedLayer {
   std::vector<float> score;           // ascending
   std::vector<std::int64_t> covered;  // covered[i] = elements in units 0..i-1 (size units+1)
   std::int64_t size = 0;
+  std::int64_t forced = 0;  // elements the allowed mask forbids
   double floor = 0, ceiling = 1;
 
-  // Sparsity when every unit with mean score < t (or <= t) is pruned, clamped.
+  // Sparsity when every unit with mean score < t (or <= t) is pruned, clamped; never
+  // below the forbidden share, which no ceiling can bring back.
   double sparsity_at(float t, bool inclusive) const {
     const auto it = inclusive ? std::upper_bound(score.begin(), score.end(), t)
                               : std::lower_bound(score.begin(), score.end(), t);
-    const double s = size == 0 ? 0.0 : double(covered[it - score.begin()]) / double(size);
-    return std::clamp(s, floor, ceiling);
+    if (size == 0) return 0.0;
+    const double s = double(covered[it - score.begin()]) / double(size);
+    return std::max(std::clamp(s, floor, ceiling), double(forced) / double(size));
   }
 };
 
@@ -47,8 +50,26 @@ RankedLayer rank_units(const GlobalLayer& l) {
   r.ceiling = l.ceiling;
   std::vector<std::pair<float, std::int64_t>> units;  // (mean, elements)
   for (std::int64_t i = 0; i < means.rows(); ++i)
-    for (std::int64_t j = 0; j < means.cols(); ++j)
-      units.emplace_back(means(i, j), std::min(ur, l.scores.rows() - i * ur) * std::min(uc, l.scores.cols() - j * uc));
+    for (std::int64_t j = 0; j < means.cols(); ++j) {
+      const std::int64_t rows = std::min(ur, l.scores.rows() - i * ur), cols = std::min(uc, l.scores.cols() - j * uc);
+      if (l.allowed.keep.empty()) {
+        units.emplace_back(means(i, j), rows * cols);
+        continue;
+      }
+      // Forbidden elements stay pruned whatever the threshold: they count as a unit of
+      // their own below every score (scores are >= 0), and towards the layer's floor; the
+      // rest of the unit ranks by its own mean.
+      std::int64_t forbidden = 0;
+      double sum = 0;
+      for (std::int64_t row = i * ur; row < i * ur + rows; ++row)
+        for (std::int64_t col = j * uc; col < j * uc + cols; ++col) {
+          if (l.allowed(row, col)) sum += l.scores(row, col);
+          else ++forbidden;
+        }
+      if (forbidden > 0) units.emplace_back(-1.0f, forbidden);
+      if (forbidden < rows * cols) units.emplace_back(static_cast<float>(sum / double(rows * cols - forbidden)), rows * cols - forbidden);
+      r.forced += forbidden;
+    }
   std::sort(units.begin(), units.end());
   r.covered.push_back(0);
   for (const auto& [s, n] : units) {
@@ -75,6 +96,12 @@ std::vector<double> global_layer_sparsities(const std::vector<GlobalLayer>& laye
             "needs 0 <= floor <= ceiling <= 1, got floor " + std::to_string(l.floor) + " ceiling " +
                 std::to_string(l.ceiling));
     detail::require_valid_scores(l.scores, what);
+    require((l.allowed.rows == 0 && l.allowed.cols == 0 && l.allowed.keep.empty()) ||
+                (l.allowed.rows == l.scores.rows() && l.allowed.cols == l.scores.cols() &&
+                 l.allowed.keep.size() == static_cast<std::size_t>(l.scores.size())),
+            what,
+            "the allowed mask is " + shape_str({l.allowed.rows, l.allowed.cols}) + ", the scores are " +
+                shape_str({l.scores.rows(), l.scores.cols()}));
     if (l.exclude) continue;
     if (l.spec.pattern == Pattern::nm || l.spec.pattern == Pattern::sp24) {
       const int keep = l.spec.pattern == Pattern::sp24 ? 2 : l.spec.keep;
@@ -125,12 +152,13 @@ std::vector<GlobalLayerResult> global_prune(const std::vector<GlobalLayer>& laye
     const GlobalLayer& l = layers[i];
     GlobalLayerResult r{l.name, targets[i], 0.0, {}};
     const Pattern p = l.spec.pattern;
+    const Mask all_allowed = l.allowed.keep.empty() ? Mask(l.scores.rows(), l.scores.cols(), true) : l.allowed;
     if (l.exclude || p == Pattern::dense) {
       r.mask = {Mask(l.scores.rows(), l.scores.cols(), true), {}};
     } else if (p == Pattern::nm || p == Pattern::sp24) {
-      r.mask = project(l.scores, l.spec, std::nullopt);
+      r.mask = project(l.scores, l.spec, std::nullopt, all_allowed);
     } else {
-      r.mask = project(l.scores, l.spec, targets[i]);
+      r.mask = project(l.scores, l.spec, targets[i], all_allowed);
     }
     const Mask all = r.mask.combined();
     r.achieved = all.sparsity();

@@ -16,9 +16,18 @@ HostMatrix magnitude_scores(const HostMatrix& w) {
   return s;
 }
 
-PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::optional<double> sparsity) {
+namespace {
+
+PatternMask project_impl(const HostMatrix& scores, const PatternSpec& spec, std::optional<double> sparsity,
+                         const Mask* allowed) {
   spec.check();
   const std::string what = "project " + spec.describe();
+  if (allowed) {
+    require(allowed->rows == scores.rows() && allowed->cols == scores.cols() &&
+                allowed->keep.size() == static_cast<std::size_t>(scores.size()),
+            what, "the allowed mask is " + shape_str({allowed->rows, allowed->cols}) + ", the scores are " +
+                      shape_str({scores.rows(), scores.cols()}));
+  }
   auto v = scores.values();
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (!std::isfinite(v[i]) || v[i] < 0) {
@@ -46,21 +55,34 @@ PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::opti
       s.group = 4;
       s.unit = NmUnit::element;
     }
-    return {detail::project_nm(scores, s), {}};
+    return {detail::project_nm(scores, s, allowed), {}};
   }
   if (p == Pattern::dense) {
     require(!sparsity || *sparsity == 0.0, what, "a dense weight has sparsity 0");
+    require(!allowed || allowed->kept() == allowed->rows * allowed->cols, what,
+            "a dense weight keeps every element, but the allowed mask forbids some");
     return {Mask(scores.rows(), scores.cols(), true), {}};
   }
   require(sparsity.has_value(), what, "a target sparsity is required for this pattern");
   switch (p) {
-    case Pattern::ew: return {detail::project_ew(scores, *sparsity), {}};
-    case Pattern::bw: return {detail::project_bw(scores, spec, *sparsity), {}};
-    case Pattern::tw: return {detail::project_tw(scores, spec, *sparsity), {}};
-    case Pattern::tew: return detail::project_tew(scores, spec, *sparsity);
+    case Pattern::ew: return {detail::project_ew(scores, *sparsity, allowed), {}};
+    case Pattern::bw: return {detail::project_bw(scores, spec, *sparsity, allowed), {}};
+    case Pattern::tw: return {detail::project_tw(scores, spec, *sparsity, allowed), {}};
+    case Pattern::tew: return detail::project_tew(scores, spec, *sparsity, allowed);
     default: break;
   }
   throw Error(what, "unknown pattern");
+}
+
+}  // namespace
+
+PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::optional<double> sparsity) {
+  return project_impl(scores, spec, sparsity, nullptr);
+}
+
+PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::optional<double> sparsity,
+                    const Mask& allowed) {
+  return project_impl(scores, spec, sparsity, &allowed);
 }
 
 Weight prune_magnitude(const HostMatrix& w, const PatternSpec& spec, std::optional<double> sparsity) {

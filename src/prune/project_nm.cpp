@@ -18,37 +18,51 @@ namespace tilesparse::detail {
 // Every group obeys N:M: total <= column_units * min(keep, u), so a column unit given an
 // extra unit had base < min(keep, u).
 // For full groups the rule is the plain "keep the top `keep`".
-Mask project_nm(const HostMatrix& scores, const PatternSpec& spec) {
+// A unit holding an element that `allowed` forbids ranks last and is never kept, even
+// when that leaves its group with fewer than its quota.
+Mask project_nm(const HostMatrix& scores, const PatternSpec& spec, const Mask* allowed) {
   const NmLayout L = NmLayout::of(spec, scores.rows(), scores.cols());
   const std::int64_t units = L.column_units();
   Mask mask(L.k, L.n, false);
   if (units == 0) return mask;
   std::vector<std::vector<int>> ranked(static_cast<std::size_t>(units));
   std::vector<std::vector<double>> score(static_cast<std::size_t>(units));
+  std::vector<std::vector<char>> forced(static_cast<std::size_t>(units));
   for (std::int64_t g = 0; g < L.groups(); ++g) {
     const int u = L.units_in_group(g);
     for (std::int64_t cu = 0; cu < units; ++cu) {
       const Span cols = L.columns(cu);
       auto& s = score[cu];
+      auto& f = forced[cu];
       s.assign(static_cast<std::size_t>(u), 0.0);
+      f.assign(static_cast<std::size_t>(u), 0);
       for (int o = 0; o < u; ++o) {
         const Span rows = L.unit_rows_span(g, o);
         double sum = 0.0;
         for (std::int64_t r = rows.begin; r < rows.end; ++r)
-          for (std::int64_t c = cols.begin; c < cols.end; ++c) sum += scores(r, c);
+          for (std::int64_t c = cols.begin; c < cols.end; ++c) {
+            sum += scores(r, c);
+            f[o] = f[o] || !may_keep(allowed, r, c);
+          }
         s[o] = sum / static_cast<double>(rows.size() * cols.size());
       }
       auto& rank = ranked[cu];
       rank.resize(static_cast<std::size_t>(u));
       std::iota(rank.begin(), rank.end(), 0);
-      std::sort(rank.begin(), rank.end(), [&](int a, int b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+      std::sort(rank.begin(), rank.end(), [&](int a, int b) {
+        if (f[a] != f[b]) return f[b] != 0;
+        return s[a] > s[b] || (s[a] == s[b] && a < b);
+      });
     }
     const std::int64_t total = (2 * static_cast<std::int64_t>(L.keep) * u * units + L.group) / (2 * L.group);
     const std::int64_t base = total / units, extra = total % units;
     std::vector<std::int64_t> takers(static_cast<std::size_t>(units));
     std::iota(takers.begin(), takers.end(), std::int64_t{0});
     if (extra > 0) {
-      auto next_best = [&](std::int64_t cu) { return score[cu][ranked[cu][base]]; };
+      auto next_best = [&](std::int64_t cu) {
+        const int o = ranked[cu][base];
+        return forced[cu][o] ? -1.0 : score[cu][o];
+      };
       std::stable_sort(takers.begin(), takers.end(),
                        [&](std::int64_t a, std::int64_t b) { return next_best(a) > next_best(b); });
     }
@@ -57,6 +71,7 @@ Mask project_nm(const HostMatrix& scores, const PatternSpec& spec) {
     for (std::int64_t cu = 0; cu < units; ++cu) {
       const Span cols = L.columns(cu);
       for (std::int64_t t = 0; t < quota[cu]; ++t) {
+        if (forced[cu][ranked[cu][t]]) break;
         const Span rows = L.unit_rows_span(g, ranked[cu][t]);
         for (std::int64_t r = rows.begin; r < rows.end; ++r)
           for (std::int64_t c = cols.begin; c < cols.end; ++c) mask.set(r, c, true);

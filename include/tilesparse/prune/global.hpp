@@ -26,6 +26,10 @@ struct GlobalLayer {
   double floor = 0.0;    // least sparsity this layer gets
   double ceiling = 1.0;  // most sparsity this layer gets
   bool exclude = false;  // kept dense, outside the budget (e.g. first/last layer)
+  // K x N: elements that may be kept; 0 x 0 = all. Units holding a forbidden element rank
+  // below every other unit and the projection keeps them pruned (project(..., allowed)),
+  // which is how a multi-stage schedule keeps masks shrinking.
+  Mask allowed;
 };
 
 struct GlobalLayerResult {

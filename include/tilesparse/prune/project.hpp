@@ -17,6 +17,15 @@ HostMatrix magnitude_scores(const HostMatrix& w);
 // for dense pass nullopt or 0. Every other pattern needs a sparsity.
 PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::optional<double> sparsity);
 
+// As above, but elements that `allowed` (K x N) marks false stay pruned: a unit holding
+// one is pruned whatever its score, before any other unit, so the budget is spent on
+// them first. With allowed = the previous mask this makes masks only shrink (multi-stage
+// schedules, prune/schedule.hpp). The result is sparser than requested when `allowed`
+// already is; for tw, pruning new columns regroups tiles, and fewer new columns are pruned
+// when that would overshoot (src/prune/project_tw.cpp). Dense needs an all-true mask.
+PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::optional<double> sparsity,
+                    const Mask& allowed);
+
 // project(magnitude_scores(w), ...) and make_weight: the usual way to make a test weight.
 Weight prune_magnitude(const HostMatrix& w, const PatternSpec& spec, std::optional<double> sparsity);
 
