@@ -6,6 +6,10 @@
 
 #include "backends/ref/matmul_ref.hpp"
 #include "tilesparse/core/error.hpp"
+#if TILESPARSE_HAS_CUDA
+#include "backends/cuda/kernels.hpp"
+#include "tilesparse/gpu.hpp"
+#endif
 
 namespace tilesparse {
 
@@ -27,17 +31,24 @@ Activation parse_activation(std::string_view name) {
 
 std::string_view to_string(Backend b) { return b == Backend::ref ? "ref" : "cuda"; }
 
+namespace cuda {
+struct Args;
+}
+
 namespace {
 
 using RefKernel = std::function<ref::Accumulator(const HostMatrix&, const Weight&)>;
+using CudaKernel = void (*)(const cuda::Args&);
 
+// Exactly one of ref/cuda is set, matching `backend`.
 struct KernelEntry {
   Pattern pattern;
   Backend backend;
   bool all_dtypes;  // false: only `dtype`
   DType dtype;
   std::string name;
-  RefKernel run;
+  RefKernel ref;
+  CudaKernel cuda = nullptr;
 };
 
 template <class W, ref::Accumulator (*F)(const HostMatrix&, const W&)>
@@ -47,17 +58,58 @@ ref::Accumulator call(const HostMatrix& a, const Weight& w) {
 
 // The one place that maps (pattern, backend, dtype) to a kernel.
 const std::vector<KernelEntry>& dispatch_table() {
-  static const std::vector<KernelEntry> table = {
-      {Pattern::dense, Backend::ref, true, DType::f32, "ref.dense", call<DenseWeight, ref::matmul_dense>},
-      {Pattern::ew, Backend::ref, true, DType::f32, "ref.ew", call<EwWeight, ref::matmul_ew>},
-      {Pattern::bw, Backend::ref, true, DType::f32, "ref.bw", call<BwWeight, ref::matmul_bw>},
-      {Pattern::nm, Backend::ref, true, DType::f32, "ref.nm", call<NmWeight, ref::matmul_nm>},
-      {Pattern::sp24, Backend::ref, true, DType::f32, "ref.24", call<Sp24Weight, ref::matmul_sp24>},
-      {Pattern::tw, Backend::ref, true, DType::f32, "ref.tw", call<TwWeight, ref::matmul_tw>},
-      {Pattern::tew, Backend::ref, true, DType::f32, "ref.tew", call<TewWeight, ref::matmul_tew>},
-  };
+  static const std::vector<KernelEntry> table = [] {
+    std::vector<KernelEntry> t = {
+        {Pattern::dense, Backend::ref, true, DType::f32, "ref.dense", call<DenseWeight, ref::matmul_dense>},
+        {Pattern::ew, Backend::ref, true, DType::f32, "ref.ew", call<EwWeight, ref::matmul_ew>},
+        {Pattern::bw, Backend::ref, true, DType::f32, "ref.bw", call<BwWeight, ref::matmul_bw>},
+        {Pattern::nm, Backend::ref, true, DType::f32, "ref.nm", call<NmWeight, ref::matmul_nm>},
+        {Pattern::sp24, Backend::ref, true, DType::f32, "ref.24", call<Sp24Weight, ref::matmul_sp24>},
+        {Pattern::tw, Backend::ref, true, DType::f32, "ref.tw", call<TwWeight, ref::matmul_tw>},
+        {Pattern::tew, Backend::ref, true, DType::f32, "ref.tew", call<TewWeight, ref::matmul_tew>},
+    };
+#if TILESPARSE_HAS_CUDA
+    const auto add_cuda = [&t](Pattern p, std::initializer_list<DType> dtypes, const char* name, CudaKernel k) {
+      for (DType d : dtypes) t.push_back({p, Backend::cuda, false, d, name, nullptr, k});
+    };
+    const auto all = {DType::f32, DType::f16, DType::bf16};
+    add_cuda(Pattern::dense, all, "cuda.cublas", cuda::cublas_dense);
+    add_cuda(Pattern::ew, all, "cuda.cusparse.csr", cuda::cusparse_csr);
+    add_cuda(Pattern::bw, all, "cuda.cusparse.bsr", cuda::cusparse_bsr);
+#if TILESPARSE_HAS_CUSPARSELT
+    // The sparse tensor cores take 16-bit operands only.
+    add_cuda(Pattern::sp24, {DType::f16, DType::bf16}, "cuda.cusparselt", cuda::cusparselt_24);
+#endif
+#endif
+    return t;
+  }();
   return table;
 }
+
+const KernelEntry& find_kernel(Pattern p, Backend b, DType dt, const std::string& op, const std::string& shapes) {
+  std::string others;
+  for (const auto& e : dispatch_table()) {
+    if (e.pattern != p || e.backend != b) continue;
+    if (e.all_dtypes || e.dtype == dt) return e;
+    others += (others.empty() ? "" : ", ") + std::string(to_string(e.dtype));
+  }
+  std::string reason = "no kernel for pattern " + std::string(to_string(p)) + " on backend " +
+                       std::string(to_string(b)) + " with dtype " + std::string(to_string(dt));
+  if (!others.empty()) reason += " (it has: " + others + ")";
+#if !TILESPARSE_HAS_CUDA
+  if (b == Backend::cuda) reason += " (the library was built without CUDA)";
+#endif
+  throw Error(op, reason, shapes);
+}
+
+void check_operands(const std::string& op, std::int64_t a_cols, std::int64_t k, std::int64_t n,
+                    const Epilogue& ep, const std::string& shapes) {
+  require(a_cols == k, op, "A has " + std::to_string(a_cols) + " columns but W has K = " + std::to_string(k), shapes);
+  require(ep.bias.empty() || static_cast<std::int64_t>(ep.bias.size()) == n, op,
+          "bias has " + std::to_string(ep.bias.size()) + " values, expected N = " + std::to_string(n), shapes);
+}
+
+std::string op_name(Pattern p) { return "matmul[" + std::string(to_string(p)) + "]"; }
 
 double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 
@@ -72,27 +124,58 @@ std::vector<std::string> available_kernels() {
   return names;
 }
 
+#if TILESPARSE_HAS_CUDA
+namespace gpu {
+
+void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const MatmulOptions& options,
+            const Stream& stream) {
+  const Pattern p = w.pattern();
+  const std::string op = op_name(p);
+  const std::string shapes = "A " + shape_str({a.rows(), a.cols()}) + ", W " + shape_str({w.k(), w.n()}) + ", C " +
+                             shape_str({c.rows(), c.cols()});
+  check_operands(op, a.cols(), w.k(), w.n(), options.epilogue, shapes);
+  require(c.rows() == a.rows() && c.cols() == w.n(), op, "C must be preallocated as M x N", shapes);
+  require(a.dtype() == w.dtype() && c.dtype() == w.dtype(), op,
+          "A, W and C must share one dtype (A " + std::string(to_string(a.dtype())) + ", W " +
+              std::string(to_string(w.dtype())) + ", C " + std::string(to_string(c.dtype())) + ")",
+          shapes);
+  require(options.backend == Backend::cuda, op, "device operands need backend cuda", shapes);
+  const KernelEntry& e = find_kernel(p, Backend::cuda, w.dtype(), op, shapes);
+  e.cuda(cuda::Args{a, w, c, stream});
+  cuda::apply_epilogue(c, options.epilogue, stream);
+}
+
+}  // namespace gpu
+#endif
+
 void matmul(const HostMatrix& a, const Weight& w, HostMatrix& c, const MatmulOptions& options) {
   const Pattern p = pattern_of(w);
   const std::int64_t m = a.rows(), k = k_of(w), n = n_of(w);
-  const std::string op = "matmul[" + std::string(to_string(p)) + "]";
+  const std::string op = op_name(p);
   const std::string shapes = "A " + shape_str({a.rows(), a.cols()}) + ", W " + shape_str({k, n});
-  require(a.cols() == k, op, "A has " + std::to_string(a.cols()) + " columns but W has K = " + std::to_string(k), shapes);
-  require(options.epilogue.bias.empty() || static_cast<std::int64_t>(options.epilogue.bias.size()) == n, op,
-          "bias has " + std::to_string(options.epilogue.bias.size()) + " values, expected N = " + std::to_string(n), shapes);
+  check_operands(op, a.cols(), k, n, options.epilogue, shapes);
   const DType dt = a.dtype();
-  const KernelEntry* entry = nullptr;
-  for (const auto& e : dispatch_table()) {
-    if (e.pattern == p && e.backend == options.backend && (e.all_dtypes || e.dtype == dt)) {
-      entry = &e;
-      break;
-    }
+  const KernelEntry& entry = find_kernel(p, options.backend, dt, op, shapes);
+#if TILESPARSE_HAS_CUDA
+  if (entry.cuda) {
+    // Convenience path (tests, tools): copies in and out around the device matmul; the
+    // output is poisoned first so an element the kernel misses reads NaN.
+    require(dtype_of(w) == dt, op,
+            "the CUDA kernels take A in W's dtype (A " + std::string(to_string(dt)) + ", W " +
+                std::string(to_string(dtype_of(w))) + ")",
+            shapes);
+    const gpu::Stream stream;
+    const gpu::DeviceMatrix da = gpu::DeviceMatrix::upload(a);
+    const gpu::DeviceWeight dw = gpu::DeviceWeight::upload(w);
+    gpu::DeviceMatrix dc(m, n, dt);
+    dc.poison(stream);
+    gpu::matmul(da, dw, dc, options, stream);
+    stream.synchronize();
+    c = dc.download();
+    return;
   }
-  require(entry != nullptr, op,
-          "no kernel for pattern " + std::string(to_string(p)) + " on backend " +
-              std::string(to_string(options.backend)) + " with dtype " + std::string(to_string(dt)),
-          shapes);
-  ref::Accumulator acc = entry->run(a, w);
+#endif
+  ref::Accumulator acc = entry.ref(a, w);
   c = HostMatrix(m, n, dt);
   auto out = c.mutable_values();
   const auto& ep = options.epilogue;

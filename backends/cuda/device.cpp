@@ -1,0 +1,104 @@
+// Device info, streams, buffers and matrices: the RAII layer every other GPU file uses.
+#include <utility>
+
+#include "backends/cuda/check.hpp"
+#include "tilesparse/core/tensor.hpp"
+#include "tilesparse/gpu.hpp"
+
+namespace tilesparse::gpu {
+
+DeviceInfo device_info() {
+  DeviceInfo info;
+  int count = 0;
+  const cudaError_t s = cudaGetDeviceCount(&count);
+  if (s != cudaSuccess) {
+    info.reason = std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(s) + " (" + cudaGetErrorString(s) + ")";
+    return info;
+  }
+  if (count == 0) {
+    info.reason = "no CUDA device found";
+    return info;
+  }
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
+    info.reason = "cudaGetDeviceProperties failed on device 0";
+    return info;
+  }
+  info.present = true;
+  info.name = p.name;
+  info.cc_major = p.major;
+  info.cc_minor = p.minor;
+  info.sm_count = p.multiProcessorCount;
+  info.l2_bytes = static_cast<std::size_t>(p.l2CacheSize);
+  info.memory_bytes = p.totalGlobalMem;
+  return info;
+}
+
+Stream::Stream() {
+  cudaStream_t s = nullptr;
+  TS_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  handle_ = s;
+}
+
+Stream::~Stream() { cudaStreamDestroy(static_cast<cudaStream_t>(handle_)); }
+
+void Stream::synchronize() const { TS_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(handle_))); }
+
+DeviceBuffer::DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
+  if (bytes > 0) TS_CHECK(cudaMalloc(&data_, bytes));
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (data_) cudaFree(data_);
+}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept
+    : data_(std::exchange(o.data_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
+  if (this != &o) {
+    if (data_) cudaFree(data_);
+    data_ = std::exchange(o.data_, nullptr);
+    bytes_ = std::exchange(o.bytes_, 0);
+  }
+  return *this;
+}
+
+void DeviceBuffer::upload(const void* host, std::size_t bytes) {
+  require(bytes <= bytes_, "DeviceBuffer::upload",
+          "copy of " + std::to_string(bytes) + " bytes into a buffer of " + std::to_string(bytes_));
+  if (bytes > 0) TS_CHECK(cudaMemcpy(data_, host, bytes, cudaMemcpyHostToDevice));
+}
+
+void DeviceBuffer::download(void* host, std::size_t bytes) const {
+  require(bytes <= bytes_, "DeviceBuffer::download",
+          "copy of " + std::to_string(bytes) + " bytes out of a buffer of " + std::to_string(bytes_));
+  if (bytes > 0) TS_CHECK(cudaMemcpy(host, data_, bytes, cudaMemcpyDeviceToHost));
+}
+
+void DeviceBuffer::fill_bytes(std::uint8_t value, const Stream& stream) {
+  if (bytes_ > 0) TS_CHECK(cudaMemsetAsync(data_, value, bytes_, static_cast<cudaStream_t>(stream.native())));
+}
+
+DeviceMatrix::DeviceMatrix(std::int64_t rows, std::int64_t cols, DType dtype)
+    : rows_(rows), cols_(cols), dtype_(dtype), buffer_(static_cast<std::size_t>(rows * cols) * size_of(dtype)) {
+  require(rows >= 0 && cols >= 0, "DeviceMatrix", "negative shape", shape_str({rows, cols}));
+}
+
+DeviceMatrix DeviceMatrix::upload(const HostMatrix& m) {
+  DeviceMatrix d(m.rows(), m.cols(), m.dtype());
+  const Tensor t = to_tensor(m);  // the values as dtype bytes
+  d.buffer_.upload(t.bytes.data(), t.bytes.size());
+  return d;
+}
+
+HostMatrix DeviceMatrix::download() const {
+  Tensor t{elem_type_of(dtype_), {rows_, cols_}, {}};
+  t.bytes.resize(buffer_.bytes());
+  buffer_.download(t.bytes.data(), t.bytes.size());
+  return to_matrix(t, "device matrix");
+}
+
+void DeviceMatrix::poison(const Stream& stream) { buffer_.fill_bytes(0xFF, stream); }
+
+}  // namespace tilesparse::gpu
