@@ -7,8 +7,8 @@
 #
 # Environment: BUILD_DIR (default build-device), CUDA_ARCH (default 90a), BENCH_ARGS
 # (tilesparse-bench arguments; default a small subset), BENCH_TIMEOUT seconds (default 240),
-# SKIP_TESTS=1 to go straight to the benchmark. Header-only dependencies and a googletest
-# source tree missing on the machine are taken from .deps/ (TILESPARSE_DEPS_DIR).
+# SKIP_TESTS=1 to go straight to the benchmark, DEPS_DIR (default .deps): header-only
+# dependencies and a googletest source tree for machines without them (TILESPARSE_DEPS_DIR).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out}
@@ -23,7 +23,7 @@ status=0
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if ! { cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTILESPARSE_CUDA=ON \
-         -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90a}" -DTILESPARSE_DEPS_DIR="$PWD/.deps" &&
+         -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90a}" -DTILESPARSE_DEPS_DIR="${DEPS_DIR:-$PWD/.deps}" &&
        cmake --build "$build" -j"$(nproc)"; } >"$out/build.log" 2>&1; then
   echo "gpu-check: build FAILED"; tail -40 "$out/build.log"; exit 1
 fi
