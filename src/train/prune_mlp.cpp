@@ -4,9 +4,9 @@
 #include <string>
 
 #include "tilesparse/core/error.hpp"
-#include "tilesparse/prune/global.hpp"
 #include "tilesparse/prune/permutation.hpp"
 #include "tilesparse/prune/project.hpp"
+#include "tilesparse/prune/schedule.hpp"
 
 namespace tilesparse {
 namespace {
@@ -60,32 +60,39 @@ MlpPruneReport prune_mlp(Mlp& mlp, const HostMatrix& x, std::span<const std::uin
     }
   }
 
-  const int stages = fixed ? 1 : o.stages;
+  // The schedule (prune/schedule.hpp) projects with the previous masks as the allowed
+  // set, so masks only shrink; fine-tuning runs on the MLP between stages.
+  std::vector<double> targets;
+  for (int s = 1; s <= (fixed ? 1 : o.stages); ++s) targets.push_back(fixed ? 0.0 : *o.sparsity * s / o.stages);
+  std::vector<ScheduleLayer> sched;
+  for (std::size_t l : layers) {
+    require(mlp.layers[l].mask.keep.empty(), "prune_mlp", layer_name(l) + " is pruned already");
+    sched.push_back({layer_name(l), mlp.layers[l].w, o.spec, 0.0, 1.0, false, {}});
+  }
   TrainOptions ft = o.finetune;
   ft.epochs = fixed ? o.stages * o.epochs_per_stage : o.epochs_per_stage;
-  std::vector<PatternMask> masks(layers.size());
-  for (int s = 1; s <= stages; ++s) {
-    std::vector<HostMatrix> taylor;
-    if (o.score == ImportanceScore::taylor) taylor = taylor_scores(mlp, x, labels, ft.batch_size, o.taylor_batches);
-    std::optional<double> target;
-    if (!fixed) target = *o.sparsity * s / stages;
-    std::vector<GlobalLayer> ranked;
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      const std::size_t l = layers[i];
-      HostMatrix scores = o.score == ImportanceScore::taylor ? taylor[l] : magnitude_scores(mlp.layers[l].w);
-      if (o.global_ranking && !fixed) ranked.push_back({layer_name(l), std::move(scores), o.spec});
-      else masks[i] = project(scores, o.spec, target);
-    }
-    if (!ranked.empty()) {
-      auto results = global_prune(ranked, *target);
-      for (std::size_t i = 0; i < layers.size(); ++i) masks[i] = std::move(results[i].mask);
-    }
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      mlp.set_mask(layers[i], o.spec.pattern == Pattern::tew ? masks[i].combined() : masks[i].mask);
-    }
-    ft.seed = o.finetune.seed + static_cast<std::uint64_t>(s);
-    train(mlp, x, labels, ft);
+  std::vector<HostMatrix> taylor;  // of the current stage, computed on first use
+  ScheduleOptions so;
+  so.global = o.global_ranking && !fixed;
+  if (o.score == ImportanceScore::taylor) {
+    so.scores = [&](const ScheduleLayer& layer) {
+      if (taylor.empty()) taylor = taylor_scores(mlp, x, labels, ft.batch_size, o.taylor_batches);
+      return taylor[layers[static_cast<std::size_t>(&layer - sched.data())]];
+    };
   }
+  so.after_stage = [&](const StageResult& stage, std::vector<ScheduleLayer>& ls) {
+    for (std::size_t i = 0; i < ls.size(); ++i) {
+      mlp.layers[layers[i]].w = ls[i].weight;
+      mlp.set_mask(layers[i], ls[i].mask.combined());
+    }
+    ft.seed = o.finetune.seed + static_cast<std::uint64_t>(stage.stage + 1);
+    train(mlp, x, labels, ft);
+    for (std::size_t i = 0; i < ls.size(); ++i) ls[i].weight = mlp.layers[layers[i]].w;
+    taylor.clear();
+  };
+  run_schedule(sched, targets, so);
+  std::vector<PatternMask> masks;
+  for (auto& l : sched) masks.push_back(std::move(l.mask));
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const MlpLayer& layer = mlp.layers[layers[i]];
     report.weights.push_back(make_weight(layer.w, masks[i], o.spec));

@@ -2,7 +2,7 @@
 // Prune a trained MLP to a sparsity pattern with fine-tuning (the recipe the accuracy
 // study and the demo share): the sparsity ramps up over `stages`; at each stage the
 // pruned layers are projected onto the pattern from their importance scores (globally
-// ranked or layer by layer), the masks are
+// ranked or layer by layer; prune/schedule.hpp, so masks only shrink), the masks are
 // installed, and the network is fine-tuned with the masks held (pruned weights stay 0).
 // Patterns whose sparsity is fixed (nm, 24) are reached in one stage, then fine-tuned
 // for the same total number of epochs.
