@@ -7,7 +7,8 @@
 #
 # Environment: BUILD_DIR (default build-device), CUDA_ARCH (default 90a), BENCH_ARGS
 # (tilesparse-bench arguments; default a small subset), BENCH_TIMEOUT seconds (default 240),
-# SKIP_TESTS=1 to go straight to the benchmark, DEPS_DIR (default .deps): header-only
+# CTEST_TIMEOUT seconds for the whole suite (default 200), SKIP_TESTS=1 to go straight to
+# the benchmark, DEPS_DIR (default .deps): header-only
 # dependencies and a googletest source tree for machines without them (TILESPARSE_DEPS_DIR).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,8 @@ fi
 grep "tilesparse:" "$out/build.log"
 
 if [ -z "${SKIP_TESTS:-}" ]; then
-  ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 300 >"$out/ctest.log" 2>&1 || status=1
+  timeout "${CTEST_TIMEOUT:-200}" ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 120 \
+    >"$out/ctest.log" 2>&1 || status=1
   grep -E "tests passed|tests failed|\*\*\*Failed|\*\*\*Skipped|Not Run|Timeout" "$out/ctest.log" | head -40
   grep -c "Skipped" "$out/ctest.log" | sed 's/^/skipped tests: /'
 fi

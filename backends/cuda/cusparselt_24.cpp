@@ -89,6 +89,7 @@ std::unique_ptr<LtState> prepare(const Sp24Weight& w, const gpu::Stream& stream)
   st->sparse.live = true;
   const auto op = CUSPARSE_OPERATION_NON_TRANSPOSE;
   gpu::DeviceBuffer valid(sizeof(int));
+  valid.fill_bytes(0, stream);  // the check only writes when it finds a fault
   TS_CHECK_LT(cusparseLtSpMMAPruneCheck2(lt_handle(), &st->sparse.d, 1, op, d.data(), static_cast<int*>(valid.data()),
                                          native(stream)));
   std::size_t size = 0, buffer_size = 0;
@@ -120,9 +121,6 @@ Plan& plan_for(LtState& s, const Args& x) {
   TS_CHECK_LT(cusparseLtMatmulAlgSelectionInit(lt_handle(), &p->selection, &p->matmul, CUSPARSELT_MATMUL_ALG_DEFAULT));
   TS_CHECK_LT(cusparseLtMatmulPlanInit(lt_handle(), &p->plan, &p->matmul, &p->selection));
   p->live = true;
-  std::size_t ws = 0;
-  TS_CHECK_LT(cusparseLtMatmulGetWorkspace(lt_handle(), &p->plan, &ws));
-  p->workspace = gpu::DeviceBuffer(ws);
   if (p->m_pad != m || s.k_pad != x.w.k()) {
     p->a_pad = gpu::DeviceBuffer(static_cast<std::size_t>(p->m_pad * s.k_pad) * es);
     p->a_pad.fill_bytes(0, x.stream);  // the pad stays zero: calls only overwrite the M x K corner
@@ -133,8 +131,12 @@ Plan& plan_for(LtState& s, const Args& x) {
   const void* b = p->a_pad.data() ? p->a_pad.data() : x.a.data();
   void* d = p->c_pad.data() ? p->c_pad.data() : x.c.data();
   cudaStream_t st = native(x.stream);
-  TS_CHECK_LT(cusparseLtMatmulSearch(lt_handle(), &p->plan, &alpha, s.compressed.data(), b, &beta, d, d,
-                                     p->workspace.data(), &st, 1));
+  // As NVIDIA's sample does: search without a workspace, then size it for the chosen
+  // algorithm (a workspace sized before the search can be too small for its pick).
+  TS_CHECK_LT(cusparseLtMatmulSearch(lt_handle(), &p->plan, &alpha, s.compressed.data(), b, &beta, d, d, nullptr, &st, 1));
+  std::size_t ws = 0;
+  TS_CHECK_LT(cusparseLtMatmulGetWorkspace(lt_handle(), &p->plan, &ws));
+  p->workspace = gpu::DeviceBuffer(ws);
   slot = std::move(p);
   return *slot;
 }
