@@ -10,5 +10,6 @@ void add_convert_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_study_command(CLI::App& app);
+void add_prune_command(CLI::App& app);
 
 }  // namespace tilesparse::cli

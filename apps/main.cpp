@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   tilesparse::cli::add_generate_command(app);
   tilesparse::cli::add_demo_command(app);
   tilesparse::cli::add_study_command(app);
+  tilesparse::cli::add_prune_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
