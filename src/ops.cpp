@@ -115,6 +115,12 @@ double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 
 }  // namespace
 
+bool has_kernel(Pattern pattern, Backend backend, DType dtype) {
+  for (const auto& e : dispatch_table())
+    if (e.pattern == pattern && e.backend == backend && (e.all_dtypes || e.dtype == dtype)) return true;
+  return false;
+}
+
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
   for (const auto& e : dispatch_table()) {

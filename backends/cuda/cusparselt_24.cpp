@@ -1,6 +1,6 @@
-// cuSPARSELt 2:4 baseline. The structured operand is Wᵀ (N x K, sparse along K): a
-// row-major K x N W read column-major, so every operand is column-major and untransposed:
-// Cᵀ (N x M) = Wᵀ · Aᵀ. cuSPARSELt wants dimensions in multiples of its tile, so K and N
+// cuSPARSELt 2:4 baseline: Cᵀ (N x M) = Wᵀ · Aᵀ, untransposed. The structured operand is
+// Wᵀ (N x K) stored row-major (sparse along its contiguous K axis, the layout PyTorch's
+// 2:4 path uses); Aᵀ and Cᵀ are the row-major A and C read column-major. cuSPARSELt wants dimensions in multiples of its tile, so K and N
 // are padded with zeros once per weight; M is padded per plan (activations copied into a
 // zeroed buffer) only when it is not a multiple already.
 #include <cusparseLt.h>
@@ -70,7 +70,7 @@ struct Plan {
 
 struct LtState : gpu::VendorState {
   std::int64_t k_pad = 0, n_pad = 0;
-  MatDescriptor sparse;  // Wᵀ, n_pad x k_pad
+  MatDescriptor sparse;  // Wᵀ, n_pad x k_pad, row-major
   gpu::DeviceBuffer compressed;
   std::map<std::int64_t, std::unique_ptr<Plan>> plans;  // by M
 };
@@ -80,12 +80,12 @@ std::unique_ptr<LtState> prepare(const Sp24Weight& w, const gpu::Stream& stream)
   st->k_pad = round_up(w.k, kPad);
   st->n_pad = round_up(w.n, kPad);
   const HostMatrix dense = w.to_dense();
-  HostMatrix padded(st->k_pad, st->n_pad, w.dtype);
+  HostMatrix padded(st->n_pad, st->k_pad, w.dtype);  // Wᵀ, zero-padded
   for (std::int64_t r = 0; r < w.k; ++r)
-    for (std::int64_t c = 0; c < w.n; ++c) padded.set(r, c, dense(r, c));
+    for (std::int64_t c = 0; c < w.n; ++c) padded.set(c, r, dense(r, c));
   const gpu::DeviceMatrix d = gpu::DeviceMatrix::upload(padded);
-  TS_CHECK_LT(cusparseLtStructuredDescriptorInit(lt_handle(), &st->sparse.d, st->n_pad, st->k_pad, st->n_pad, kAlign,
-                                                 data_type(w.dtype), CUSPARSE_ORDER_COL, CUSPARSELT_SPARSITY_50_PERCENT));
+  TS_CHECK_LT(cusparseLtStructuredDescriptorInit(lt_handle(), &st->sparse.d, st->n_pad, st->k_pad, st->k_pad, kAlign,
+                                                 data_type(w.dtype), CUSPARSE_ORDER_ROW, CUSPARSELT_SPARSITY_50_PERCENT));
   st->sparse.live = true;
   const auto op = CUSPARSE_OPERATION_NON_TRANSPOSE;
   gpu::DeviceBuffer valid(sizeof(int));

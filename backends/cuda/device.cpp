@@ -67,7 +67,12 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 void DeviceBuffer::upload(const void* host, std::size_t bytes) {
   require(bytes <= bytes_, "DeviceBuffer::upload",
           "copy of " + std::to_string(bytes) + " bytes into a buffer of " + std::to_string(bytes_));
-  if (bytes > 0) TS_CHECK(cudaMemcpy(data_, host, bytes, cudaMemcpyHostToDevice));
+  if (bytes > 0) {
+    TS_CHECK(cudaMemcpy(data_, host, bytes, cudaMemcpyHostToDevice));
+    // From pageable memory cudaMemcpy may return before the DMA lands, and our streams
+    // are non-blocking: without this wait a kernel on them can read the old contents.
+    TS_CHECK(cudaStreamSynchronize(cudaStreamLegacy));
+  }
 }
 
 void DeviceBuffer::download(void* host, std::size_t bytes) const {

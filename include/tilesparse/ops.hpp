@@ -31,6 +31,9 @@ struct MatmulOptions {
 // A: M x K, host. C: resized to M x N with A's dtype; every element written.
 void matmul(const HostMatrix& a, const Weight& w, HostMatrix& c, const MatmulOptions& options = {});
 
+// Whether the dispatch table holds a kernel for the combination.
+bool has_kernel(Pattern pattern, Backend backend, DType dtype);
+
 // The (pattern, backend, dtype) combinations the table holds, for --help and errors.
 std::vector<std::string> available_kernels();
 
