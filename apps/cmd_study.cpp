@@ -73,7 +73,7 @@ void run_study(const StudyArgs& args) {
                            {"seed", args.dense.seed}, {"dense_epochs", args.dense.epochs},
                            {"stages", args.finetune.stages}, {"epochs_per_stage", args.finetune.epochs_per_stage},
                            {"ft_lr", args.finetune.learning_rate}, {"score", args.finetune.score},
-                           {"ranking", args.finetune.global_ranking ? "global" : "per-layer"}};
+                           {"ranking", args.finetune.global_ranking ? "global" : "per-layer"}, {"layer_ceiling", args.finetune.layer_ceiling}};
   auto emit = [&](nlohmann::json row) {
     row.update(common);
     row["date"] = utc_now();

@@ -27,6 +27,8 @@ void FinetuneArgs::add_to(CLI::App& cmd) {
   cmd.add_option("--score", score, "Importance score: magnitude or taylor")->capture_default_str();
   cmd.add_flag("!--per-layer", global_ranking,
                "Give every pruned layer the target sparsity (default: one global ranking across them)");
+  cmd.add_option("--layer-ceiling", layer_ceiling, "Global ranking: most sparsity one layer may get")
+      ->capture_default_str();
 }
 
 MlpPruneOptions FinetuneArgs::options(const DenseArgs& dense) const {
@@ -36,6 +38,7 @@ MlpPruneOptions FinetuneArgs::options(const DenseArgs& dense) const {
   o.epochs_per_stage = epochs_per_stage;
   o.score = score == "taylor" ? ImportanceScore::taylor : ImportanceScore::magnitude;
   o.global_ranking = global_ranking;
+  o.layer_ceiling = layer_ceiling;
   o.finetune.learning_rate = learning_rate;
   o.finetune.batch_size = dense.batch_size;
   o.finetune.seed = dense.seed;

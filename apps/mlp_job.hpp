@@ -30,6 +30,7 @@ struct FinetuneArgs {
   float learning_rate = 5e-4f;
   std::string score = "magnitude";
   bool global_ranking = true;
+  double layer_ceiling = MlpPruneOptions{}.layer_ceiling;
 
   void add_to(CLI::App& cmd);
   // Options for prune_mlp with these flags; spec and sparsity are the caller's.

@@ -36,6 +36,7 @@ MlpPruneReport prune_mlp(Mlp& mlp, const HostMatrix& x, std::span<const std::uin
   const std::vector<std::size_t> layers = layers_to_prune(mlp, o);
   const bool fixed = fixed_sparsity(o.spec.pattern);
   require(fixed || o.sparsity.has_value(), "prune_mlp", o.spec.describe() + " needs a target sparsity");
+  require(o.layer_ceiling > 0 && o.layer_ceiling <= 1, "prune_mlp", "layer_ceiling must be in (0, 1]");
   require(o.stages >= 1 && o.epochs_per_stage >= 0, "prune_mlp", "needs stages >= 1 and epochs_per_stage >= 0");
   require(!o.permute || fixed, "prune_mlp", "channel permutation applies to nm and 24 only");
 
@@ -67,7 +68,8 @@ MlpPruneReport prune_mlp(Mlp& mlp, const HostMatrix& x, std::span<const std::uin
   std::vector<ScheduleLayer> sched;
   for (std::size_t l : layers) {
     require(mlp.layers[l].mask.keep.empty(), "prune_mlp", layer_name(l) + " is pruned already");
-    sched.push_back({layer_name(l), mlp.layers[l].w, o.spec, 0.0, 1.0, false, {}});
+    const double ceiling = fixed ? 1.0 : std::max(o.layer_ceiling, *o.sparsity);
+    sched.push_back({layer_name(l), mlp.layers[l].w, o.spec, 0.0, ceiling, false, {}});
   }
   TrainOptions ft = o.finetune;
   ft.epochs = fixed ? o.stages * o.epochs_per_stage : o.epochs_per_stage;

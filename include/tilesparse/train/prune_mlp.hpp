@@ -30,6 +30,10 @@ struct MlpPruneOptions {
   // own sparsity and the pruned layers together meet the target; false: every pruned
   // layer gets the target. Ignored for nm and 24.
   bool global_ranking = true;
+  // Global ranking only: most sparsity one layer may get (raised to the target when that
+  // is higher). Without it a ranking by mean block score can empty a whole layer (bw
+  // 32x32 at 75% pruned fc2 entirely), which kills the network.
+  double layer_ceiling = 0.95;
   std::int64_t taylor_batches = 50;  // batches of finetune.batch_size summed for Taylor scores
   // nm/24 only: search a K permutation per pruned layer that has a previous layer, and
   // apply it to the pair (the network's function is unchanged) before each projection.
