@@ -131,6 +131,27 @@ TEST(PruneMlp, ModelRoundTrip) {
   }
 }
 
+TEST(PruneMlp, GlobalRankingMeetsTheTargetUnderTheLayerCeiling) {
+  const Data d = blobs(100, 36, 4, 5);
+  for (double ceiling : {1.0, 0.8}) {
+    Mlp mlp = trained_mlp(d);
+    MlpPruneOptions o;
+    o.spec = PatternSpec::from_params("bw", {{"bk", "4"}, {"bn", "4"}});
+    o.sparsity = 0.7;
+    o.stages = 2;
+    o.epochs_per_stage = 0;
+    o.layer_ceiling = ceiling;
+    const MlpPruneReport r = prune_mlp(mlp, d.x, d.y, o);
+    double pruned = 0, total = 0;
+    for (const auto& l : r.layers) {
+      EXPECT_LE(l.sparsity, ceiling + 16.0 / static_cast<double>(l.k * l.n)) << "ceiling " << ceiling;  // one block
+      pruned += l.sparsity * static_cast<double>(l.k * l.n);
+      total += static_cast<double>(l.k * l.n);
+    }
+    EXPECT_NEAR(pruned / total, 0.7, 0.02) << "ceiling " << ceiling;
+  }
+}
+
 TEST(PruneMlp, BadOptionsAreRejected) {
   const Data d = blobs(40, 36, 4, 4);
   Mlp mlp = trained_mlp(d);
