@@ -15,7 +15,7 @@ namespace tilesparse::cli {
 struct DenseArgs {
   std::string data_dir = kFashionMnistDir;
   std::vector<std::int64_t> hidden{1024, 1024};
-  int epochs = 8;
+  int epochs = 6;
   float learning_rate = 1e-3f;
   std::int64_t batch_size = 128;
   std::uint64_t seed = 1;
@@ -25,7 +25,7 @@ struct DenseArgs {
 };
 
 struct FinetuneArgs {
-  int stages = 3;
+  int stages = 2;
   int epochs_per_stage = 1;
   float learning_rate = 5e-4f;
   std::string score = "magnitude";

@@ -55,6 +55,9 @@ MlpPruneReport prune_mlp(Mlp& mlp, const HostMatrix& x, std::span<const std::uin
               "permute needs unpruned layers " + layer_name(l - 1) + " and " + layer_name(l));
       PermutationOptions po;
       po.seed = o.finetune.seed;
+      // apex's setting: the greedy phase alone already takes minutes on 1024 x 1024
+      // (about (K/4)^2 stripe pairs); escapes would multiply that.
+      po.escape_attempts = 0;
       const PermutationResult r = search_nm_permutation(magnitude_scores(mlp.layers[l].w), o.spec, po);
       permute_layer_pair(mlp.layers[l - 1].w, mlp.layers[l - 1].bias, mlp.layers[l].w, r.permutation);
       report.layers[i].permutation_efficacy = r.efficacy;
