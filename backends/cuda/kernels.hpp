@@ -19,9 +19,8 @@ void cublas_dense(const Args& x);
 void cusparse_csr(const Args& x);
 void cusparse_bsr(const Args& x);
 #if TILESPARSE_HAS_CUSPARSELT
-// cuSPARSELt on the 2:4 sparse tensor cores (f16/bf16); compression, plan and
-// plan happen once per weight (plans once per M) and are cached; no algorithm search
-// (see cusparselt_24.cpp).
+// cuSPARSELt on the 2:4 sparse tensor cores (f16/bf16): compression once per weight,
+// a plan once per (weight, M), both cached; no algorithm search (see cusparselt_24.cpp).
 void cusparselt_24(const Args& x);
 #endif
 
