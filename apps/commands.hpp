@@ -7,6 +7,7 @@ namespace tilesparse::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_model_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_study_command(CLI::App& app);

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "tilesparse 0.1.0");
   tilesparse::cli::add_inspect_command(app);
   tilesparse::cli::add_convert_command(app);
+  tilesparse::cli::add_model_command(app);
   tilesparse::cli::add_generate_command(app);
   tilesparse::cli::add_demo_command(app);
   tilesparse::cli::add_study_command(app);
