@@ -2,6 +2,7 @@
 // to a pattern with fine-tuning (default TW G=128 at 75%), and print what the pattern
 // costs in accuracy and saves in bytes.
 #include <chrono>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 
@@ -61,7 +62,8 @@ void run_demo(DemoArgs args) {
   summary.add({"dense", percent(dense_acc), human_bytes(dense_bytes)});
   summary.add({spec.describe(), percent(pruned_acc), human_bytes(pruned_bytes)});
   summary.print(std::cout);
-  std::cout << "\naccuracy change " << std::showpos << (pruned_acc - dense_acc) * 100 << std::noshowpos
+  std::cout << std::fixed << std::setprecision(2) << "\naccuracy change " << std::showpos
+            << (pruned_acc - dense_acc) * 100 << std::noshowpos
             << " points; bytes saved " << human_bytes(dense_bytes - std::min(dense_bytes, pruned_bytes)) << " ("
             << percent(dense_bytes ? 1.0 - static_cast<double>(pruned_bytes) / dense_bytes : 0.0)
             << " of the pruned layers; the classifier stays dense)\n";
@@ -70,7 +72,8 @@ void run_demo(DemoArgs args) {
     save_model(args.save, mlp_to_model(mlp, &report));
     std::cout << "saved the pruned model to " << args.save << " (tilesparse inspect --check " << args.save << ")\n";
   }
-  std::cout << "done in " << std::chrono::duration<double>(clock::now() - start).count() << " s\n";
+  std::cout << "done in " << std::setprecision(1) << std::chrono::duration<double>(clock::now() - start).count()
+            << " s\n";
 }
 
 }  // namespace
