@@ -8,7 +8,7 @@ Accumulator matmul_dense(const HostMatrix& a, const DenseWeight& dw) {
   Accumulator acc(static_cast<std::size_t>(m * n), 0.0);
   parallel_rows(m, k * n, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t i = r0; i < r1; ++i) {
-      double* out = &acc[i * n];
+      double* out = acc.data() + i * n;  // not &acc[...]: acc is empty when n == 0
       for (std::int64_t p = 0; p < k; ++p) {
         const double x = a(i, p);
         if (x == 0.0) continue;

@@ -9,7 +9,7 @@ Accumulator matmul_tw(const HostMatrix& a, const TwWeight& w) {
   Accumulator acc(static_cast<std::size_t>(m * n), 0.0);
   parallel_rows(m, static_cast<std::int64_t>(w.values.size()), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t i = r0; i < r1; ++i) {
-      double* out = &acc[static_cast<std::size_t>(i * n)];
+      double* out = acc.data() + i * n;  // not &acc[...]: acc is empty when n == 0
       for (std::int64_t t = 0; t < w.tiles(); ++t) {
         const std::int64_t tc = w.tile_cols(t);
         const std::int32_t* cols = &w.col_map[static_cast<std::size_t>(t * w.g)];

@@ -159,7 +159,7 @@ TEST(TewProject, CapsTheTileSparsityAtOne) {
 }
 
 TEST(TewMatmul, MatchesDenseForEveryDtypeAndOddShapes) {
-  const std::int64_t shapes[][4] = {{7, 96, 40, 16}, {1, 1, 1, 1}, {5, 33, 17, 4}, {3, 20, 6, 16}, {4, 0, 6, 2}, {9, 50, 7, 3}};
+  const std::int64_t shapes[][4] = {{7, 96, 40, 16}, {1, 1, 1, 1}, {5, 33, 17, 4}, {3, 20, 6, 16}, {4, 0, 6, 2}, {4, 6, 0, 2}, {9, 50, 7, 3}};
   for (DType dt : {DType::f32, DType::f16, DType::bf16})
     for (auto [m, k, n, g] : shapes)
       test::expect_matches_dense(Weight(make_tew(HostMatrix::random(k, n, dt, 5 + k + n), g, 0.5, 0.1, 6 + k)), m,

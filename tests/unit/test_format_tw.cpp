@@ -323,7 +323,7 @@ TEST(TwProject, TileWidthOneWithoutColumnPruningEqualsElementPruning) {
 }
 
 TEST(TwMatmul, MatchesDenseForEveryDtypeAndOddShapes) {
-  const std::int64_t shapes[][4] = {{7, 96, 40, 16}, {1, 1, 1, 1}, {5, 33, 17, 4}, {3, 20, 6, 16}, {4, 0, 6, 2}, {9, 50, 7, 3}};
+  const std::int64_t shapes[][4] = {{7, 96, 40, 16}, {1, 1, 1, 1}, {5, 33, 17, 4}, {3, 20, 6, 16}, {4, 0, 6, 2}, {4, 6, 0, 2}, {9, 50, 7, 3}};
   for (DType dt : {DType::f32, DType::f16, DType::bf16})
     for (auto [m, k, n, g] : shapes) {
       const HostMatrix w = HostMatrix::random(k, n, dt, 5 + k + n);
