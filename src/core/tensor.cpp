@@ -47,9 +47,29 @@ ElemType elem_type_of(DType t) {
   return ElemType::f32;
 }
 
+namespace {
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+}  // namespace
+
 std::int64_t Tensor::numel() const {
+  // Messages are built only on failure: numel() runs on every array a file holds.
+  for (auto d : shape)
+    if (d < 0) throw Error("Tensor::numel", "negative dimension " + std::to_string(d), shape_text(shape));
+  // As the safetensors reader counts: an empty dimension empties the tensor whatever the
+  // others are, so [huge, huge, 0] is 0 elements, not an overflow.
+  for (auto d : shape)
+    if (d == 0) return 0;
   std::int64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error("Tensor::numel", "element count overflows int64", shape_text(shape));
   return n;
 }
 
@@ -74,9 +94,11 @@ HostMatrix to_matrix(const Tensor& t, std::string_view what) {
   require(t.shape.size() == 2, "to_matrix", name + ": expected a 2-d tensor, got " + std::to_string(t.shape.size()) + "-d");
   require(is_float(t.type), "to_matrix",
           name + ": expected a floating-point tensor (F32, F16, BF16, F64), got " + std::string(to_string(t.type)));
-  require(static_cast<std::int64_t>(t.bytes.size()) == t.numel() * static_cast<std::int64_t>(size_of(t.type)),
-          "to_matrix", name + ": byte size does not match shape");
   const std::int64_t n = t.numel();
+  std::int64_t nbytes = 0;
+  require(!__builtin_mul_overflow(n, static_cast<std::int64_t>(size_of(t.type)), &nbytes) &&
+              static_cast<std::int64_t>(t.bytes.size()) == nbytes,
+          "to_matrix", name + ": byte size does not match shape");
   std::vector<float> v(static_cast<std::size_t>(n));
   DType dt = DType::f32;
   for (std::int64_t i = 0; i < n; ++i) {

@@ -156,6 +156,34 @@ TEST(Tensor, MatrixRoundTripIsBitExactPerDType) {
   EXPECT_THROW(parse_elem_type("Q4"), Error);
 }
 
+TEST(Tensor, NumelCountsAndRejectsOverflowAndNegativeDimensions) {
+  Tensor t;
+  EXPECT_EQ(t.numel(), 1);  // 0-d: one element
+  t.shape = {3, 0, 5};
+  EXPECT_EQ(t.numel(), 0);
+  t.shape = {std::int64_t{1} << 31, std::int64_t{1} << 31};
+  EXPECT_EQ(t.numel(), std::int64_t{1} << 62);
+  const auto message_of = [](const Tensor& x) -> std::string {
+    try {
+      x.numel();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  t.shape = {std::int64_t{1} << 32, std::int64_t{1} << 31};  // 2^63: one past int64
+  EXPECT_NE(message_of(t).find("overflows"), std::string::npos) << message_of(t);
+  EXPECT_NE(message_of(t).find("[4294967296x2147483648]"), std::string::npos) << message_of(t);
+  // An empty dimension empties the tensor, as the safetensors reader counts it.
+  t.shape = {std::numeric_limits<std::int64_t>::max(), 2, 0};
+  EXPECT_EQ(t.numel(), 0);
+  t.shape = {4, -1};
+  EXPECT_NE(message_of(t).find("negative dimension -1"), std::string::npos) << message_of(t);
+  // The matrix conversion goes through the same check instead of wrapping around.
+  t = Tensor{ElemType::f32, {std::int64_t{1} << 62, 4}, {}};
+  EXPECT_THROW(to_matrix(t), Error);
+}
+
 TEST(PatternSpec, ParamsRoundTripForEveryPattern) {
   for (const char* name : {"dense", "ew", "bw", "nm", "24", "tw", "tew"}) {
     const PatternSpec s = PatternSpec::from_params(name, {});

@@ -39,6 +39,8 @@ struct Tensor {
   std::vector<std::int64_t> shape;
   std::vector<std::byte> bytes;  // little-endian, row-major, size numel()*size_of(type)
 
+  // Product of the dimensions: 1 for a 0-d tensor, 0 when any dimension is 0. Throws
+  // Error when a dimension is negative or the product overflows int64.
   std::int64_t numel() const;
 
   template <class T>
@@ -46,8 +48,11 @@ struct Tensor {
     Tensor t{elem_type_for<T>(), std::move(shape), {}};
     require(t.numel() == static_cast<std::int64_t>(v.size()), "Tensor::from_vector",
             "shape does not match the number of values");
-    t.bytes.resize(v.size() * sizeof(T));
-    if (!v.empty()) std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+    // One size for both: GCC cannot see that bytes.size() equals it after resize() and
+    // warns that memcpy may read past v (-Wstringop-overread).
+    const std::size_t nbytes = v.size() * sizeof(T);
+    t.bytes.resize(nbytes);
+    if (nbytes != 0) std::memcpy(t.bytes.data(), v.data(), nbytes);
     return t;
   }
 
