@@ -4,6 +4,7 @@
 #include <string>
 
 #include "src/prune/projectors.hpp"
+#include "src/prune/score_checks.hpp"
 #include "tilesparse/core/error.hpp"
 
 namespace tilesparse {
@@ -28,15 +29,7 @@ PatternMask project_impl(const HostMatrix& scores, const PatternSpec& spec, std:
             what, "the allowed mask is " + shape_str({allowed->rows, allowed->cols}) + ", the scores are " +
                       shape_str({scores.rows(), scores.cols()}));
   }
-  auto v = scores.values();
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i]) || v[i] < 0) {
-      const auto r = static_cast<std::int64_t>(i) / std::max<std::int64_t>(scores.cols(), 1);
-      const auto c = static_cast<std::int64_t>(i) % std::max<std::int64_t>(scores.cols(), 1);
-      throw Error(what, "score at (" + std::to_string(r) + ", " + std::to_string(c) + ") is " + std::to_string(v[i]) +
-                            ": scores must be finite and >= 0 (NaN/Inf in the weight or scores?)");
-    }
-  }
+  detail::require_valid_scores(scores, what);
   if (sparsity) {
     require(*sparsity >= 0.0 && *sparsity <= 1.0 && std::isfinite(*sparsity), what,
             "sparsity " + std::to_string(*sparsity) + " is outside [0, 1]");
@@ -86,14 +79,7 @@ PatternMask project(const HostMatrix& scores, const PatternSpec& spec, std::opti
 }
 
 Weight prune_magnitude(const HostMatrix& w, const PatternSpec& spec, std::optional<double> sparsity) {
-  auto v = w.values();
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    require(std::isfinite(v[i]), "prune " + spec.describe(),
-            "weight value at (" + std::to_string(static_cast<std::int64_t>(i) / w.cols()) + ", " +
-                std::to_string(static_cast<std::int64_t>(i) % w.cols()) + ") is " + std::to_string(v[i]) +
-                ": weights must be finite",
-            shape_str({w.rows(), w.cols()}));
-  }
+  detail::require_valid_scores(w, "prune " + spec.describe() + ": weight", /*non_negative=*/false);
   return make_weight(w, project(magnitude_scores(w), spec, sparsity), spec);
 }
 
