@@ -22,7 +22,10 @@ struct InspectArgs {
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
   std::string s;
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
   return shape.empty() ? "scalar" : s;
 }
 

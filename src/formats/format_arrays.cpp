@@ -61,7 +61,9 @@ std::int64_t meta_int_at_most(const FormatArrays& fa, const std::string& key, st
 }
 
 ArraysHeader read_header(const FormatArrays& fa, Pattern expected) {
-  const std::string& p = meta_at(fa, "pattern");
+  // A copy, not a reference: GCC 13 flags a reference returned by a call that received a
+  // temporary (the key) as possibly dangling (-Wdangling-reference).
+  const std::string p = meta_at(fa, "pattern");
   require(p == to_string(expected), kOp,
           "metadata 'pattern' = '" + p + "', expected '" + std::string(to_string(expected)) + "'");
   ArraysHeader h;

@@ -175,8 +175,10 @@ TwWeight TwWeight::from_arrays(const FormatArrays& fa) {
   tw.row_ptr = detail::read_array_1d<std::int64_t>(fa, "row_ptr");
   tw.row_idx = detail::read_array_1d<std::int32_t>(fa, "row_idx");
   tw.value_ptr = detail::read_array_1d<std::int64_t>(fa, "value_ptr");
-  const Tensor& values = detail::checked_array_1d(fa, "values", elem_type_of(tw.dtype));
-  tw.values = detail::read_values(fa, "values", tw.dtype, values.shape);
+  // The shape is copied out: a reference from a call given a temporary key trips GCC 13's
+  // -Wdangling-reference.
+  const std::vector<std::int64_t> shape = detail::checked_array_1d(fa, "values", elem_type_of(tw.dtype)).shape;
+  tw.values = detail::read_values(fa, "values", tw.dtype, shape);
   return tw;
 }
 

@@ -19,6 +19,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// "'path'" for messages. Built by appending: GCC 12 reports a false -Wrestrict overlap
+// for `"'" + path.string()` (operator+ of a literal and a temporary string).
+std::string quoted(const fs::path& path) {
+  std::string s(1, '\'');
+  s += path.string();
+  s += '\'';
+  return s;
+}
+
 // Reads errno first, so call it right after the failing system call.
 [[noreturn]] void fail_errno(const char* op, const std::string& what) {
   const std::string why = std::strerror(errno);
@@ -65,7 +74,7 @@ void write_all(int fd, std::span<const std::byte> bytes, const fs::path& tmp) {
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail_errno("write_file_atomic", "'" + tmp.string() + "': write failed");
+    if (n <= 0) fail_errno("write_file_atomic", quoted(tmp) + ": write failed");
     done += static_cast<std::size_t>(n);
   }
 }
@@ -82,7 +91,7 @@ void sync_directory(const fs::path& dir) {
 }  // namespace
 
 std::vector<std::byte> read_file(const fs::path& path) {
-  const std::string where = "'" + path.string() + "'";
+  const std::string where = quoted(path);
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) fail_errno("read_file", where + ": cannot open");
   struct stat st {};
@@ -105,17 +114,17 @@ std::vector<std::byte> read_file(const fs::path& path) {
 }
 
 void write_file_atomic(const fs::path& path, std::span<const std::byte> bytes) {
-  require(path.has_filename(), "write_file_atomic", "'" + path.string() + "' names no file");
+  require(path.has_filename(), "write_file_atomic", quoted(path) + " names no file");
   const fs::path tmp = temp_path_for(path);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
   if (fd.get() < 0)
-    fail_errno("write_file_atomic", "'" + path.string() + "': cannot create temporary file '" + tmp.string() + "'");
+    fail_errno("write_file_atomic", quoted(path) + ": cannot create temporary file " + quoted(tmp));
   try {
     write_all(fd.get(), bytes, tmp);
-    if (::fsync(fd.get()) != 0) fail_errno("write_file_atomic", "'" + tmp.string() + "': fsync failed");
-    if (fd.close() != 0) fail_errno("write_file_atomic", "'" + tmp.string() + "': close failed");
+    if (::fsync(fd.get()) != 0) fail_errno("write_file_atomic", quoted(tmp) + ": fsync failed");
+    if (fd.close() != 0) fail_errno("write_file_atomic", quoted(tmp) + ": close failed");
     if (::rename(tmp.c_str(), path.c_str()) != 0)
-      fail_errno("write_file_atomic", "cannot rename '" + tmp.string() + "' to '" + path.string() + "'");
+      fail_errno("write_file_atomic", std::string("cannot rename ").append(quoted(tmp)).append(" to ").append(quoted(path)));
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;

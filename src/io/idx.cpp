@@ -64,7 +64,10 @@ std::vector<std::byte> gunzip(std::span<const std::byte> bytes, const std::strin
 
 std::string dims_str(const std::vector<std::int64_t>& dims) {
   std::string s = "[";
-  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(dims[i]);
+  }
   return s + "]";
 }
 

@@ -47,7 +47,10 @@ inline std::optional<std::int64_t> checked_nbytes(std::span<const std::int64_t> 
 // "[2x3]" for any rank ("[]" for a scalar).
 inline std::string shape_text(std::span<const std::int64_t> shape) {
   std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 

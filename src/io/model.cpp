@@ -129,7 +129,11 @@ SafetensorsFile model_to_safetensors(const Model& model) {
 }
 
 Model load_model(const std::filesystem::path& path) {
-  return model_from(read_safetensors(path), "'" + path.string() + "': ");
+  // Appended, not "'" + path.string(): GCC 12 reports a false -Wrestrict for that form.
+  std::string where(1, '\'');
+  where += path.string();
+  where += "': ";
+  return model_from(read_safetensors(path), where);
 }
 
 void save_model(const std::filesystem::path& path, const Model& model) {
