@@ -197,13 +197,16 @@ Validation NmWeight::validate() const {
       for (int t = 0; t < keep; ++t) {
         const std::int64_t slot = g * keep + t;
         const int o = index(slot, cu);
-        const std::string where = "slot " + std::to_string(t) + " of " + L.describe(g, cu) + " (indices[" +
-                                  std::to_string(slot) + "][" + std::to_string(cu) + "])";
+        // Built only on failure: this loop visits every slot of every column unit.
+        const auto where = [&] {
+          return "slot " + std::to_string(t) + " of " + L.describe(g, cu) + " (indices[" + std::to_string(slot) +
+                 "][" + std::to_string(cu) + "])";
+        };
         if (o >= group)
-          return Validation::fail(where + " holds offset " + std::to_string(o) + ", outside the group of " +
+          return Validation::fail(where() + " holds offset " + std::to_string(o) + ", outside the group of " +
                                   std::to_string(group));
         if (o <= previous)
-          return Validation::fail(where + " holds offset " + std::to_string(o) + " after offset " +
+          return Validation::fail(where() + " holds offset " + std::to_string(o) + " after offset " +
                                   std::to_string(previous) + ": offsets must be strictly ascending (no duplicates)");
         previous = o;
         // Rows of the unit past K are not in the matrix and must hold zeros.
@@ -211,7 +214,7 @@ Validation NmWeight::validate() const {
           for (std::int64_t c = cols.begin; c < cols.end; ++c) {
             const float x = values[(slot * unit_rows + r - L.unit_start(g, o)) * n + c];
             if (x != 0.0f)
-              return Validation::fail(where + ": offset " + std::to_string(o) + " reaches row " + std::to_string(r) +
+              return Validation::fail(where() + ": offset " + std::to_string(o) + " reaches row " + std::to_string(r) +
                                       ", past K = " + std::to_string(k) + ", yet holds " + std::to_string(x) +
                                       " at column " + std::to_string(c) + " (must be zero)");
           }

@@ -54,14 +54,17 @@ Validation check_compressed_rows(const CompressedRows& c) {
   if (ptr[c.rows] != nnz)
     return Validation::fail(c.ptr_name + "[" + std::to_string(c.rows) + "] = " + std::to_string(ptr[c.rows]) + " but " +
                             c.idx_name + " has " + std::to_string(nnz) + " entries");
+  // Messages are built only on failure: this loop sees every stored index.
+  const auto at = [&](std::int64_t p, std::int64_t r) {
+    return c.idx_name + "[" + std::to_string(p) + "] = " + std::to_string(idx[p]) + " in " + c.row + " " +
+           std::to_string(r);
+  };
   for (std::int64_t r = 0; r < c.rows; ++r) {
     for (std::int64_t p = ptr[r]; p < ptr[r + 1]; ++p) {
-      const std::string at = c.idx_name + "[" + std::to_string(p) + "] = " + std::to_string(idx[p]) + " in " + c.row +
-                             " " + std::to_string(r);
       if (idx[p] < 0 || idx[p] >= c.cols)
-        return Validation::fail(at + " is out of range [0, " + std::to_string(c.cols) + ")");
+        return Validation::fail(at(p, r) + " is out of range [0, " + std::to_string(c.cols) + ")");
       if (p > ptr[r] && idx[p] <= idx[p - 1])
-        return Validation::fail(at + " is not above the previous entry " + std::to_string(idx[p - 1]) +
+        return Validation::fail(at(p, r) + " is not above the previous entry " + std::to_string(idx[p - 1]) +
                                 " (indices must be strictly ascending)");
     }
   }

@@ -31,9 +31,11 @@ TewWeight TewWeight::from_dense(const HostMatrix& w, const Mask& tw_mask, const 
   tew.tw = TwWeight::from_dense(w, tw_mask, g);
   for (std::int64_t r = 0; r < w.rows(); ++r)
     for (std::int64_t j = 0; j < w.cols(); ++j)
-      require(!(residual_mask(r, j) && tw_mask(r, j)), "TewWeight::from_dense",
-              "residual element (" + std::to_string(r) + ", " + std::to_string(j) + ") is also in the TW structure",
-              shapes);
+      if (residual_mask(r, j) && tw_mask(r, j))  // the message is built only on failure
+        throw Error("TewWeight::from_dense",
+                    "residual element (" + std::to_string(r) + ", " + std::to_string(j) +
+                        ") is also in the TW structure",
+                    shapes);
   tew.residual = EwWeight::from_dense(w, residual_mask);
   return tew;
 }

@@ -155,9 +155,9 @@ LabeledImages make_labeled_images(const IdxArray& images, const IdxArray& labels
           "image count " + std::to_string(images.dims[0]) + " differs from label count " +
               std::to_string(labels.dims[0]));
   for (std::size_t i = 0; i < labels.values.size(); ++i) {
-    require(labels.values[i] < num_classes, op,
-            "label " + std::to_string(i) + " is " + std::to_string(labels.values[i]) + ", not below " +
-                std::to_string(num_classes) + " classes");
+    if (labels.values[i] >= num_classes)  // the message is built only on failure
+      throw Error(op, "label " + std::to_string(i) + " is " + std::to_string(labels.values[i]) + ", not below " +
+                          std::to_string(num_classes) + " classes");
   }
   LabeledImages out;
   out.rows = images.dims[1];

@@ -405,10 +405,12 @@ void check_permutation(std::span<const std::int64_t> permutation, std::int64_t s
   std::vector<bool> seen(static_cast<std::size_t>(size), false);
   for (std::size_t i = 0; i < permutation.size(); ++i) {
     const auto p = permutation[i];
-    require(p >= 0 && p < size, what,
-            "permutation entry " + std::to_string(i) + " is " + std::to_string(p) + ", outside [0, " +
-                std::to_string(size) + ")");
-    require(!seen[p], what, "permutation entry " + std::to_string(i) + " repeats index " + std::to_string(p));
+    // Messages are built only on failure (one check per entry).
+    if (p < 0 || p >= size)
+      throw Error(std::string(what), "permutation entry " + std::to_string(i) + " is " + std::to_string(p) +
+                                         ", outside [0, " + std::to_string(size) + ")");
+    if (seen[p])
+      throw Error(std::string(what), "permutation entry " + std::to_string(i) + " repeats index " + std::to_string(p));
     seen[p] = true;
   }
 }

@@ -24,9 +24,9 @@ void check_batch(const Mlp& mlp, const HostMatrix& x, std::span<const std::uint8
   require(static_cast<std::int64_t>(labels.size()) == x.rows(), op,
           std::to_string(labels.size()) + " labels for " + std::to_string(x.rows()) + " rows");
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    require(labels[i] < mlp.outputs(), op,
-            "label " + std::to_string(i) + " is " + std::to_string(labels[i]) + ", the MLP has " +
-                std::to_string(mlp.outputs()) + " outputs");
+    if (labels[i] >= mlp.outputs())  // the message is built only on failure
+      throw Error(std::string(op), "label " + std::to_string(i) + " is " + std::to_string(labels[i]) +
+                                       ", the MLP has " + std::to_string(mlp.outputs()) + " outputs");
   }
 }
 
