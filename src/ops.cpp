@@ -49,6 +49,8 @@ struct KernelEntry {
   std::string name;
   RefKernel ref;
   CudaKernel cuda = nullptr;
+  bool transposed_layout = false;  // also takes Aᵀ/Cᵀ (gpu::Layout::transposed)
+  bool fuses_epilogue = false;     // applies bias/activation itself
 };
 
 template <class W, ref::Accumulator (*F)(const HostMatrix&, const W&)>
@@ -69,28 +71,41 @@ const std::vector<KernelEntry>& dispatch_table() {
         {Pattern::tew, Backend::ref, true, DType::f32, "ref.tew", call<TewWeight, ref::matmul_tew>},
     };
 #if TILESPARSE_HAS_CUDA
-    const auto add_cuda = [&t](Pattern p, std::initializer_list<DType> dtypes, const char* name, CudaKernel k) {
-      for (DType d : dtypes) t.push_back({p, Backend::cuda, false, d, name, nullptr, k});
+    enum Features { plain = 0, transposed = 1, fused = 2 };
+    const auto add_cuda = [&t](Pattern p, std::initializer_list<DType> dtypes, const char* name, CudaKernel k,
+                               int features = plain) {
+      for (DType d : dtypes)
+        t.push_back({p, Backend::cuda, false, d, name, nullptr, k, (features & transposed) != 0, (features & fused) != 0});
     };
     const auto all = {DType::f32, DType::f16, DType::bf16};
-    add_cuda(Pattern::dense, all, "cuda.cublas", cuda::cublas_dense);
-    add_cuda(Pattern::ew, all, "cuda.cusparse.csr", cuda::cusparse_csr);
+    const auto half = {DType::f16, DType::bf16};
+    add_cuda(Pattern::dense, all, "cuda.cublas", cuda::cublas_dense, transposed);
+    add_cuda(Pattern::ew, all, "cuda.cusparse.csr", cuda::cusparse_csr, transposed);
     add_cuda(Pattern::bw, all, "cuda.cusparse.bsr", cuda::cusparse_bsr);
 #if TILESPARSE_HAS_CUSPARSELT
     // The sparse tensor cores take 16-bit operands only.
-    add_cuda(Pattern::sp24, {DType::f16, DType::bf16}, "cuda.cusparselt", cuda::cusparselt_24);
+    add_cuda(Pattern::sp24, half, "cuda.cusparselt", cuda::cusparselt_24);
 #endif
+    add_cuda(Pattern::tw, half, "cuda.tw.wgmma", cuda::tw_tensor_cores, transposed | fused);
+    add_cuda(Pattern::tw, {DType::f32}, "cuda.tw.simt", cuda::tw_cuda_cores, transposed | fused);
+    add_cuda(Pattern::tew, half, "cuda.tew.wgmma", cuda::tew_tensor_cores, transposed | fused);
+    add_cuda(Pattern::tew, {DType::f32}, "cuda.tew.simt", cuda::tew_cuda_cores, transposed | fused);
 #endif
     return t;
   }();
   return table;
 }
 
-const KernelEntry& find_kernel(Pattern p, Backend b, DType dt, const std::string& op, const std::string& shapes) {
+const KernelEntry& find_kernel(Pattern p, Backend b, DType dt, const std::string& op, const std::string& shapes,
+                               bool transposed = false) {
   std::string others;
   for (const auto& e : dispatch_table()) {
     if (e.pattern != p || e.backend != b) continue;
-    if (e.all_dtypes || e.dtype == dt) return e;
+    if (e.all_dtypes || e.dtype == dt) {
+      require(!transposed || e.transposed_layout, op,
+              "kernel " + e.name + " takes row-major activations only, not the transposed layout", shapes);
+      return e;
+    }
     others += (others.empty() ? "" : ", ") + std::string(to_string(e.dtype));
   }
   std::string reason = "no kernel for pattern " + std::string(to_string(p)) + " on backend " +
@@ -133,22 +148,69 @@ std::vector<std::string> available_kernels() {
 #if TILESPARSE_HAS_CUDA
 namespace gpu {
 
-void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const MatmulOptions& options,
+std::string_view to_string(Layout l) { return l == Layout::row_major ? "row_major" : "transposed"; }
+
+std::string kernel_name(const DeviceWeight& w, Layout layout) {
+  const std::string op = op_name(w.pattern());
+  return find_kernel(w.pattern(), Backend::cuda, w.dtype(), op, "", layout == Layout::transposed).name;
+}
+
+void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const DeviceOptions& options,
             const Stream& stream) {
   const Pattern p = w.pattern();
   const std::string op = op_name(p);
-  const std::string shapes = "A " + shape_str({a.rows(), a.cols()}) + ", W " + shape_str({w.k(), w.n()}) + ", C " +
+  const bool transposed = options.layout == Layout::transposed;
+  const std::string shapes = std::string(transposed ? "Aᵀ " : "A ") + shape_str({a.rows(), a.cols()}) + ", W " +
+                             shape_str({w.k(), w.n()}) + (transposed ? ", Cᵀ " : ", C ") +
                              shape_str({c.rows(), c.cols()});
-  check_operands(op, a.cols(), w.k(), w.n(), options.epilogue, shapes);
-  require(c.rows() == a.rows() && c.cols() == w.n(), op, "C must be preallocated as M x N", shapes);
-  require(a.dtype() == w.dtype() && c.dtype() == w.dtype(), op,
-          "A, W and C must share one dtype (A " + std::string(to_string(a.dtype())) + ", W " +
-              std::string(to_string(w.dtype())) + ", C " + std::string(to_string(c.dtype())) + ")",
+  const std::int64_t m = transposed ? a.cols() : a.rows(), a_k = transposed ? a.rows() : a.cols();
+  require(a_k == w.k(), op,
+          std::string(transposed ? "Aᵀ has " : "A has ") + std::to_string(a_k) + (transposed ? " rows" : " columns") +
+              " but W has K = " + std::to_string(w.k()),
           shapes);
-  require(options.backend == Backend::cuda, op, "device operands need backend cuda", shapes);
-  const KernelEntry& e = find_kernel(p, Backend::cuda, w.dtype(), op, shapes);
-  e.cuda(cuda::Args{a, w, c, stream});
-  cuda::apply_epilogue(c, options.epilogue, stream);
+  require(!options.compact_output || p == Pattern::tw, op,
+          "compact output is a TW option (a " + std::string(tilesparse::to_string(p)) + " weight writes every column)",
+          shapes);
+  const std::int64_t n_out = options.compact_output ? w.kept_columns() : w.n();
+  const std::string n_name = options.compact_output ? "kept_columns (" + std::to_string(n_out) + ")" : "N";
+  require(transposed ? c.rows() == n_out && c.cols() == m : c.rows() == m && c.cols() == n_out, op,
+          transposed ? "Cᵀ must be preallocated as " + n_name + " x M" : "C must be preallocated as M x " + n_name,
+          shapes);
+  require(options.bias == nullptr || options.bias->bytes() == static_cast<std::size_t>(w.n()) * sizeof(float), op,
+          "bias must hold N = " + std::to_string(w.n()) + " floats", shapes);
+  require(a.dtype() == w.dtype() && c.dtype() == w.dtype(), op,
+          "A, W and C must share one dtype (A " + std::string(tilesparse::to_string(a.dtype())) + ", W " +
+              std::string(tilesparse::to_string(w.dtype())) + ", C " + std::string(tilesparse::to_string(c.dtype())) +
+              ")",
+          shapes);
+  const KernelEntry& e = find_kernel(p, Backend::cuda, w.dtype(), op, shapes, transposed);
+  const float* bias = options.bias ? static_cast<const float*>(options.bias->data()) : nullptr;
+  const bool fuse = e.fuses_epilogue && options.fuse_epilogue;
+  require(!options.compact_output || fuse, op, "compact output needs the fused epilogue", shapes);
+  cuda::Args args{a, w, c, stream, options.layout};
+  args.compact_output = options.compact_output;
+  if (fuse) {
+    args.bias = bias;
+    args.activation = options.activation;
+  }
+  e.cuda(args);
+  if (!fuse) cuda::apply_epilogue(c, bias, options.activation, options.layout, stream);
+}
+
+void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const MatmulOptions& options,
+            const Stream& stream) {
+  const std::string op = op_name(w.pattern());
+  require(options.backend == Backend::cuda, op, "device operands need backend cuda");
+  require(options.epilogue.bias.empty() || static_cast<std::int64_t>(options.epilogue.bias.size()) == w.n(), op,
+          "bias has " + std::to_string(options.epilogue.bias.size()) + " values, expected N = " + std::to_string(w.n()));
+  DeviceBuffer bias(options.epilogue.bias.size() * sizeof(float));
+  if (bias.bytes() > 0) bias.upload(options.epilogue.bias.data(), bias.bytes());
+  DeviceOptions device_options;
+  device_options.bias = bias.bytes() > 0 ? &bias : nullptr;
+  device_options.activation = options.epilogue.activation;
+  matmul(a, w, c, device_options, stream);
+  // The bias buffer is freed on return: finish the kernels that read it first.
+  stream.synchronize();
 }
 
 }  // namespace gpu

@@ -1,8 +1,9 @@
 // cuSPARSE SpMM baselines. Our ew and bw formats are CSR/BSR of Wᵀ (N x K), so
 // Cᵀ (N x M) = Wᵀ · Aᵀ (K x M), where Aᵀ and Cᵀ are the row-major A and C read
-// column-major. The sparse descriptor and the int32 offsets are built once per weight;
+// column-major, or, in the transposed layout, Aᵀ and Cᵀ themselves (row-major). The sparse descriptor and the int32 offsets are built once per weight;
 // the SpMM workspace and its preprocessing are made once per M.
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "backends/cuda/check.hpp"
@@ -17,8 +18,9 @@ namespace {
 struct SpmmState : gpu::VendorState {
   cusparseSpMatDescr_t mat = nullptr;
   gpu::DeviceBuffer row_ptr32;  // cuSPARSE wants one index type for offsets and columns
-  // Per M: the SpMM workspace, holding the analysis cusparseSpMM_preprocess made once.
-  std::map<std::int64_t, gpu::DeviceBuffer> workspaces;
+  // Per (M, transposed layout): the SpMM workspace, holding the analysis
+  // cusparseSpMM_preprocess made once.
+  std::map<std::pair<std::int64_t, bool>, gpu::DeviceBuffer> workspaces;
   std::int64_t nnz = 0;
   ~SpmmState() override {
     if (mat) cusparseDestroySpMat(mat);
@@ -36,15 +38,15 @@ gpu::DeviceBuffer offsets_as_int32(const std::vector<std::int64_t>& row_ptr, con
 
 struct DenseDescriptor {
   cusparseDnMatDescr_t d = nullptr;
-  DenseDescriptor(std::int64_t rows, std::int64_t cols, std::int64_t ld, void* data, DType t) {
-    TS_CHECK(cusparseCreateDnMat(&d, rows, cols, ld, data, data_type(t), CUSPARSE_ORDER_COL));
+  DenseDescriptor(std::int64_t rows, std::int64_t cols, std::int64_t ld, void* data, DType t, cusparseOrder_t order) {
+    TS_CHECK(cusparseCreateDnMat(&d, rows, cols, ld, data, data_type(t), order));
   }
   ~DenseDescriptor() { cusparseDestroyDnMat(d); }
 };
 
 // Cᵀ[n_rows x M] = S · Aᵀ[k_rows x M], S the prepared sparse Wᵀ.
 void run_spmm(const Args& x, SpmmState& s, std::int64_t k_rows, std::int64_t n_rows) {
-  const std::int64_t m = x.a.rows(), n = x.w.n();
+  const std::int64_t m = x.m(), n = x.w.n();
   if (m == 0 || n == 0) return;
   if (s.nnz == 0) {
     TS_CHECK(cudaMemsetAsync(x.c.data(), 0, static_cast<std::size_t>(m * n) * size_of(x.c.dtype()), native(x.stream)));
@@ -52,11 +54,15 @@ void run_spmm(const Args& x, SpmmState& s, std::int64_t k_rows, std::int64_t n_r
   }
   cusparseHandle_t h = cusparse_handle(x.stream);
   const DType t = x.w.dtype();
-  DenseDescriptor b(k_rows, m, k_rows, x.a.data(), t);
-  DenseDescriptor c(n_rows, m, n_rows, x.c.data(), t);
+  // Row-major A and C are Aᵀ and Cᵀ read column-major; the transposed layout hands
+  // cuSPARSE Aᵀ and Cᵀ row-major, the order its CSR SpMM reads fastest.
+  const bool row = x.transposed();
+  const cusparseOrder_t order = row ? CUSPARSE_ORDER_ROW : CUSPARSE_ORDER_COL;
+  DenseDescriptor b(k_rows, m, row ? m : k_rows, x.a.data(), t, order);
+  DenseDescriptor c(n_rows, m, row ? m : n_rows, x.c.data(), t, order);
   const float alpha = 1.0f, beta = 0.0f;
   const auto op = CUSPARSE_OPERATION_NON_TRANSPOSE;
-  auto [slot, fresh] = s.workspaces.try_emplace(m);
+  auto [slot, fresh] = s.workspaces.try_emplace(std::pair{m, row});
   if (fresh) {
     std::size_t need = 0;
     TS_CHECK(cusparseSpMM_bufferSize(h, op, op, &alpha, s.mat, b.d, &beta, c.d, CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, &need));

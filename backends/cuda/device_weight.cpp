@@ -50,6 +50,11 @@ std::int64_t DeviceWeight::k() const { return impl_->k; }
 std::int64_t DeviceWeight::n() const { return impl_->n; }
 DType DeviceWeight::dtype() const { return impl_->dtype; }
 
+std::int64_t DeviceWeight::kept_columns() const {
+  if (const auto* tw = std::get_if<TwWeight>(impl_->host.get())) return static_cast<std::int64_t>(tw->col_map.size());
+  return impl_->n;
+}
+
 std::size_t DeviceWeight::device_bytes() const {
   std::size_t total = 0;
   for (const auto& [name, a] : impl_->arrays) total += a.buffer.bytes();

@@ -20,12 +20,13 @@ __device__ void store(__half* p, float v) { *p = __float2half_rn(v); }
 __device__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 template <class T>
-__global__ void epilogue_kernel(T* c, std::int64_t m, std::int64_t n, const float* bias, int activation) {
-  const std::int64_t total = m * n;
+__global__ void epilogue_kernel(T* c, std::int64_t rows, std::int64_t cols, const float* bias, bool bias_by_row,
+                                int activation) {
+  const std::int64_t total = rows * cols;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
     float x = load(c + i);
-    if (bias) x += bias[i % n];
+    if (bias) x += bias[bias_by_row ? i / cols : i % cols];
     if (activation == 1) x = fmaxf(x, 0.0f);
     if (activation == 2) x = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     store(c + i, x);
@@ -33,23 +34,25 @@ __global__ void epilogue_kernel(T* c, std::int64_t m, std::int64_t n, const floa
 }
 
 template <class T>
-void launch(void* c, std::int64_t m, std::int64_t n, const float* bias, int activation, cudaStream_t stream) {
-  const std::int64_t total = m * n;
+void launch(void* c, std::int64_t rows, std::int64_t cols, const float* bias, bool bias_by_row, int activation,
+            cudaStream_t stream) {
+  const std::int64_t total = rows * cols;
   if (total == 0) return;
   const int threads = 256;
   const std::int64_t blocks = std::min<std::int64_t>((total + threads - 1) / threads, 65535);
-  epilogue_kernel<T><<<static_cast<unsigned>(blocks), threads, 0, stream>>>(static_cast<T*>(c), m, n, bias, activation);
+  epilogue_kernel<T><<<static_cast<unsigned>(blocks), threads, 0, stream>>>(static_cast<T*>(c), rows, cols, bias,
+                                                                            bias_by_row, activation);
   TS_CHECK_LAUNCH("epilogue_kernel");
 }
 
 }  // namespace
 
-void launch_epilogue(void* c, std::int64_t m, std::int64_t n, DType dtype, const float* bias, int activation,
-                     cudaStream_t stream) {
+void launch_epilogue(void* c, std::int64_t rows, std::int64_t cols, DType dtype, const float* bias, bool bias_by_row,
+                     int activation, cudaStream_t stream) {
   switch (dtype) {
-    case DType::f32: launch<float>(c, m, n, bias, activation, stream); break;
-    case DType::f16: launch<__half>(c, m, n, bias, activation, stream); break;
-    case DType::bf16: launch<__nv_bfloat16>(c, m, n, bias, activation, stream); break;
+    case DType::f32: launch<float>(c, rows, cols, bias, bias_by_row, activation, stream); break;
+    case DType::f16: launch<__half>(c, rows, cols, bias, bias_by_row, activation, stream); break;
+    case DType::bf16: launch<__nv_bfloat16>(c, rows, cols, bias, bias_by_row, activation, stream); break;
   }
 }
 

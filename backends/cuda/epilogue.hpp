@@ -9,9 +9,10 @@
 
 namespace tilesparse::cuda {
 
-// c (m x n, row-major, dtype) = activation(c + bias[col]); bias may be null;
-// activation: 0 none, 1 relu, 2 gelu (tilesparse::Activation's values).
-void launch_epilogue(void* c, std::int64_t m, std::int64_t n, DType dtype, const float* bias, int activation,
-                     cudaStream_t stream);
+// c (rows x cols, row-major, dtype) = activation(c + bias); bias (may be null) indexed by
+// column, or by row when bias_by_row (Cᵀ); activation: 0 none, 1 relu, 2 gelu
+// (tilesparse::Activation's values).
+void launch_epilogue(void* c, std::int64_t rows, std::int64_t cols, DType dtype, const float* bias, bool bias_by_row,
+                     int activation, cudaStream_t stream);
 
 }  // namespace tilesparse::cuda

@@ -110,6 +110,8 @@ class DeviceWeight {
   DType dtype() const;
   // Bytes of the uploaded arrays (not counting cached vendor forms).
   std::size_t device_bytes() const;
+  // Output columns with any kept weight: the width of a compact TW output (N otherwise).
+  std::int64_t kept_columns() const;
 
   Impl& impl() const { return *impl_; }
 
@@ -117,10 +119,42 @@ class DeviceWeight {
   std::unique_ptr<Impl> impl_;
 };
 
-// C = A · W (+ epilogue) on the device, asynchronous on `stream`. A: M x K, C: M x N
-// preallocated, both in W's dtype. Dispatches through the same table as the host
-// matmul (options.backend must be cuda); throws Error when no kernel fits.
+// How the activations are stored. row_major: `a` holds A (M x K) and `c` receives C
+// (M x N). transposed: `a` holds Aᵀ (K x M) and `c` receives Cᵀ (N x M), the layout of the
+// TileSparsity paper that makes the gather of a tile's kept K rows read whole rows of
+// Aᵀ; consecutive layers chain in it without transposes.
+enum class Layout : std::uint8_t { row_major, transposed };
+std::string_view to_string(Layout l);
+
+// The device-side options of a matmul: the bias (N floats already on the device, or
+// null) and the activation are applied in the kernel where it fuses them, else in one
+// extra pass.
+struct DeviceOptions {
+  const DeviceBuffer* bias = nullptr;
+  Activation activation = Activation::none;
+  Layout layout = Layout::row_major;
+  // false: a kernel that fuses the epilogue leaves it to the separate pass instead (for
+  // measuring what fusion saves).
+  bool fuse_epilogue = true;
+  // TW only: write just the kept output columns, in the weight's col_map order, so C is
+  // M x kept_columns (Cᵀ kept_columns x M). The pruned columns hold activation(bias),
+  // the same for every row: a next layer can fold them into its bias instead of reading
+  // them. Saves the output traffic of the pruned columns.
+  bool compact_output = false;
+};
+
+// C = A · W (+ epilogue) on the device, asynchronous on `stream`; A and C in W's dtype,
+// C preallocated (shapes by options.layout). Dispatches through the same table as the
+// host matmul; throws Error when no kernel fits (pattern, dtype or layout).
+void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const DeviceOptions& options,
+            const Stream& stream);
+
+// The same with a host epilogue (options.backend must be cuda): the bias is uploaded per
+// call and the stream synchronized before return; row-major layout.
 void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const MatmulOptions& options,
             const Stream& stream);
+
+// Name of the kernel the table picks for this weight and layout (for benchmarks/logs).
+std::string kernel_name(const DeviceWeight& w, Layout layout);
 
 }  // namespace tilesparse::gpu

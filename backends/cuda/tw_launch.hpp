@@ -1,0 +1,81 @@
+#pragma once
+// The device form of a TW weight (built once per weight by tw_plan.cpp) and the launch
+// arguments of the TW kernels. Free of C++20 headers: the .cu files include it.
+//
+// A TW weight is cut into work items. An item is up to `bn` consecutive entries of the
+// column list `cols` (kept columns of one tile, in tile order; a tile wider than bn
+// gives several items) multiplied by the tile's kept K rows: a small dense GEMM
+//   C[:, cols[col_begin + j]] = A[:, rows[rows_offset + r]] · V_item[r][j].
+// The output columns a TW weight prunes entirely are appended to `cols` after the kept
+// ones and covered by items with kept_rows = 0, so a kernel writes every output column
+// (epilogue(0) there) without a second pass. Items are sorted by kept_rows, heaviest
+// first; one launch runs them all.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "tilesparse/core/dtype.hpp"
+
+namespace tilesparse::cuda {
+
+// The kept rows of each tile are padded with -1 to a multiple of this; a kernel reads
+// -1 as a zero row of A (never dereferenced), and the packed values there are zero.
+constexpr int kTwRowBlock = 64;
+
+struct TwItem {
+  std::int32_t col_begin;      // first entry of cols
+  std::int32_t cols;           // entries, 1..bn
+  std::int32_t kept_rows;      // the tile's kept rows (unpadded); 0 for pruned columns
+  std::int32_t tile;           // tile index of the weight (-1 for pruned columns)
+  std::int64_t rows_offset;    // into rows: padded kept rows of the tile
+  std::int64_t values_offset;  // into values (elements): this item's packed block
+};
+
+// How an item's values are laid out (zero where r >= kept_rows or j >= cols):
+//  simt_rows:  [kept_rows padded][bn], row-major (fp32).
+//  wgmma_sw128: per block of kTwRowBlock rows, a [bn][kTwRowBlock] K-major image with the
+//   128-byte swizzle of wgmma/TMA (element (j, r) at j*64 + ((r/8) ^ (j%8))*8 + r%8), so a
+//   shared-memory stage is one contiguous copy (16-bit dtypes).
+enum class TwPacking : int { simt_rows, wgmma_sw128 };
+
+struct TwLaunch {
+  const void* a = nullptr;  // A (M x K) row-major, or Aᵀ (K x M) when transposed
+  void* c = nullptr;        // C (M x N) row-major, or Cᵀ (N x M) when transposed
+  std::int64_t m = 0, k = 0, n = 0;
+  bool transposed = false;
+  const TwItem* items = nullptr;
+  std::int32_t item_count = 0;
+  const std::int32_t* rows = nullptr;  // padded kept rows, per tile
+  const std::int32_t* cols = nullptr;  // n entries: kept columns tile by tile, then pruned
+  const void* values = nullptr;        // packed per `packing`, in the weight's dtype
+  int bn = 0;                          // 32, 64 or 128
+  const float* bias = nullptr;         // N values (by original column), or null
+  int activation = 0;                  // 0 none, 1 relu, 2 gelu
+  bool accumulate = false;             // add the value c already holds (TEW residual) before bias/activation
+  // Compact output: c has only the kept columns (n_out = their count), in the order of
+  // `cols`; items with tile == -1 (pruned columns) write nothing. Otherwise n_out == n.
+  bool compact = false;
+  std::int64_t n_out = 0;
+  cudaStream_t stream = nullptr;
+};
+
+// f16/bf16, fp32 accumulation, sm_90a tensor cores (wgmma); values packed wgmma_sw128.
+void launch_tw_wgmma(const TwLaunch& x, DType dtype);
+// fp32 on CUDA cores (no tensor cores); values packed simt_rows.
+void launch_tw_simt_f32(const TwLaunch& x);
+
+// c = A · R for a CSR residual R of Wᵀ (row_ptr over the N output features, int32 k
+// indices, values in dtype), written for every element of c (zero where R is empty).
+struct CsrResidualLaunch {
+  const void* a = nullptr;
+  void* c = nullptr;
+  std::int64_t m = 0, k = 0, n = 0;
+  bool transposed = false;
+  const std::int64_t* row_ptr = nullptr;
+  const std::int32_t* k_idx = nullptr;
+  const void* values = nullptr;
+  cudaStream_t stream = nullptr;
+};
+void launch_csr_residual(const CsrResidualLaunch& x, DType dtype);
+
+}  // namespace tilesparse::cuda

@@ -1,0 +1,381 @@
+#pragma once
+// TW GEMM on the Hopper tensor cores (sm_90a wgmma), f16/bf16 operands, fp32 accumulation,
+// fused bias + activation. The contract (work items, padded rows, packed values) is in
+// tw_launch.hpp; the design and its measurements are in docs/kernels.md.
+//
+// One CTA = one (work item, block of BM activation rows): two warpgroups, each owning
+// 64*WGM rows, multiply the gathered activations [BM x kept rows] by the item's packed
+// weight block [kept rows x BN] in steps of 64 kept rows:
+//  * the weight block of a step is a contiguous, pre-swizzled 128-byte-swizzle image
+//    (K-major), copied to shared memory as is: wgmma operand B;
+//  * the activations are gathered into shared memory as wgmma operand A. Transposed
+//    layout (Aᵀ, K x M): each kept row is a contiguous run of Aᵀ, copied in 16-byte
+//    cp.async chunks into an MN-major 128-byte-swizzle image (the paper's coalesced
+//    gather); row-major layout: the kept K columns of each A row are scattered, so they
+//    are loaded element by element through registers (issued while the tensor cores run)
+//    and stored K-major. M not a multiple of 8 in the transposed layout takes the
+//    register path as well.
+//  * STAGES-deep ring of shared-memory stages: loads for step s+STAGES-1 are issued
+//    right after the wgmma of step s, so copies overlap the math.
+// The epilogue adds what C holds (TEW residual) and the bias, applies the activation
+// and scatters each column to its original position (Cᵀ rows when transposed).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+#include "backends/cuda/check.hpp"
+#include "backends/cuda/tw_launch.hpp"
+
+namespace tilesparse::cuda::tw_wgmma_detail {
+
+
+enum class Gather { transposed_async, transposed_registers, row_major_registers };
+
+constexpr int kBK = kTwRowBlock;  // kept rows per stage: one 128-byte swizzle row of 16-bit values
+constexpr int kThreads = 256;     // two warpgroups
+constexpr int kAtomBytes = 64 * 128;  // one 64-row (or 64-column) x 128-byte swizzle block
+
+template <class T, int N>
+struct Tag {};
+
+// wgmma m64nNk16, D (fp32) += A · B with A and B from shared-memory descriptors; TA = 1
+// when A is MN-major (transposed), B always K-major.
+template <int TA>
+__device__ __forceinline__ void wgmma(Tag<__half, 32>, float (&d)[16], std::uint64_t da, std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15}, %16, %17, p, 1, 1, %19, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+      : "l"(da), "l"(db), "r"(1), "n"(TA));
+}
+template <int TA>
+__device__ __forceinline__ void wgmma(Tag<__nv_bfloat16, 32>, float (&d)[16], std::uint64_t da, std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15}, %16, %17, p, 1, 1, %19, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+      : "l"(da), "l"(db), "r"(1), "n"(TA));
+}
+template <int TA>
+__device__ __forceinline__ void wgmma(Tag<__half, 64>, float (&d)[32], std::uint64_t da, std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, %35, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "l"(da), "l"(db), "r"(1), "n"(TA));
+}
+template <int TA>
+__device__ __forceinline__ void wgmma(Tag<__nv_bfloat16, 64>, float (&d)[32], std::uint64_t da, std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, %35, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "l"(da), "l"(db), "r"(1), "n"(TA));
+}
+template <int TA>
+__device__ __forceinline__ void wgmma(Tag<__half, 128>, float (&d)[64], std::uint64_t da, std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, %67, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "l"(da), "l"(db), "r"(1), "n"(TA));
+}
+template <int TA>
+__device__ __forceinline__ void wgmma(Tag<__nv_bfloat16, 128>, float (&d)[64], std::uint64_t da, std::uint64_t db) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, %67, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "l"(da), "l"(db), "r"(1), "n"(TA));
+}
+
+__device__ __forceinline__ std::uint32_t smem_address(const void* p) {
+  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// Shared-memory matrix descriptor, 128-byte swizzle (PTX ISA, wgmma matrix descriptor).
+__device__ __forceinline__ std::uint64_t descriptor(std::uint32_t address, std::uint32_t lbo, std::uint32_t sbo) {
+  return static_cast<std::uint64_t>((address & 0x3FFFF) >> 4) | (static_cast<std::uint64_t>(lbo >> 4) << 16) |
+         (static_cast<std::uint64_t>(sbo >> 4) << 32) | (1ull << 62);
+}
+
+__device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+// Makes this thread's shared-memory writes (cp.async, st.shared) visible to wgmma.
+__device__ __forceinline__ void fence_async_proxy() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+
+template <int N>
+__device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+__device__ __forceinline__ float load_value(const __half* p) { return __half2float(*p); }
+__device__ __forceinline__ float load_value(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+__device__ __forceinline__ void store_value(__half* p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void store_value(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+template <class T, int BN, int WGM, int STAGES, Gather G>
+__global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, const int m_blocks) {
+  constexpr int BM = 2 * 64 * WGM;
+  constexpr int A_BYTES = BM * 128;  // BM rows x 64 kept rows x 2 bytes
+  constexpr int B_BYTES = BN * 128;  // BN columns x 64 kept rows x 2 bytes
+  constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
+  constexpr bool kTransposed = G != Gather::row_major_registers;
+  constexpr int kChunks = BM * kBK / 8;  // 16-byte chunks of one activation stage
+  constexpr int kChunksPerThread = kChunks / kThreads;
+  static_assert(kChunks % kThreads == 0 && (B_BYTES / 16) % kThreads == 0, "stage copies split evenly");
+
+  extern __shared__ std::uint8_t smem_raw[];
+  // Swizzle atoms must start at 1024-byte boundaries (launch adds the slack).
+  const std::uint32_t raw = smem_address(smem_raw);
+  std::uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
+  const std::uint32_t smem_base = smem_address(smem);
+
+  const int item_index = static_cast<int>(blockIdx.x / m_blocks);
+  const std::int64_t m0 = static_cast<std::int64_t>(blockIdx.x % m_blocks) * BM;
+  const TwItem item = x.items[item_index];
+  if (x.compact && item.tile < 0) return;  // pruned columns are not part of a compact C
+  const int steps = (item.kept_rows + kBK - 1) / kBK;
+  const T* a = static_cast<const T*>(x.a);
+  const std::uint8_t* values =
+      reinterpret_cast<const std::uint8_t*>(static_cast<const T*>(x.values) + item.values_offset);
+  const std::int32_t* rows = x.rows + item.rows_offset;
+  const int tid = threadIdx.x;
+  const int warpgroup = tid / 128;
+
+  float acc[WGM][BN / 2];
+#pragma unroll
+  for (int j = 0; j < WGM; ++j)
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[j][i] = 0.0f;
+
+  auto copy_weights = [&](int stage, int step) {
+    const std::uint8_t* src = values + static_cast<std::int64_t>(step) * B_BYTES;
+    const std::uint32_t dst = smem_base + stage * STAGE_BYTES + A_BYTES;
+#pragma unroll
+    for (int i = tid; i < B_BYTES / 16; i += kThreads) cp_async16(dst + i * 16, src + i * 16, true);
+  };
+
+  // Shared-memory offset of activation chunk (kept row r, rows/columns c*8..c*8+7).
+  auto chunk_offset = [](int r, int c) -> std::uint32_t {
+    if constexpr (kTransposed) {  // MN-major: atoms of 64 activation rows x 8-row groups of k
+      return (c / 8) * kAtomBytes + r * 128 + (((c % 8) ^ (r % 8)) * 16);
+    } else {  // K-major: activation row c, 8 kept rows r*8..r*8+7
+      return c * 128 + (((r) ^ (c % 8)) * 16);
+    }
+  };
+
+  auto copy_activations_async = [&](int stage, int step) {
+    const std::uint32_t dst = smem_base + stage * STAGE_BYTES;
+#pragma unroll
+    for (int j = 0; j < kChunksPerThread; ++j) {
+      const int i = tid + j * kThreads;
+      const int r = i / (BM / 8), c = i % (BM / 8);
+      const std::int32_t row = rows[step * kBK + r];
+      const std::int64_t m = m0 + c * 8;
+      const bool valid = row >= 0 && m < x.m;  // M % 8 == 0 here: a chunk is all in or all out
+      cp_async16(dst + chunk_offset(r, c), valid ? a + static_cast<std::int64_t>(row) * x.m + m : a, valid);
+    }
+  };
+
+  uint4 held[kChunksPerThread];
+  auto fetch_activations = [&](int step) {
+#pragma unroll
+    for (int j = 0; j < kChunksPerThread; ++j) {
+      const int i = tid + j * kThreads;
+      unsigned short e[8];
+      if constexpr (kTransposed) {
+        const int r = i / (BM / 8), c = i % (BM / 8);
+        const std::int32_t row = rows[step * kBK + r];
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          const std::int64_t m = m0 + c * 8 + t;
+          e[t] = row >= 0 && m < x.m
+                     ? __ldg(reinterpret_cast<const unsigned short*>(a + static_cast<std::int64_t>(row) * x.m + m))
+                     : 0;
+        }
+      } else {
+        const int c = i / 8, r = i % 8;  // activation row c, kept rows r*8..r*8+7
+        const std::int64_t m = m0 + c;
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          const std::int32_t row = rows[step * kBK + r * 8 + t];
+          e[t] = row >= 0 && m < x.m ? __ldg(reinterpret_cast<const unsigned short*>(a + m * x.k + row)) : 0;
+        }
+      }
+      held[j] = make_uint4(e[0] | (static_cast<unsigned>(e[1]) << 16), e[2] | (static_cast<unsigned>(e[3]) << 16),
+                           e[4] | (static_cast<unsigned>(e[5]) << 16), e[6] | (static_cast<unsigned>(e[7]) << 16));
+    }
+  };
+  auto store_activations = [&](int stage) {
+#pragma unroll
+    for (int j = 0; j < kChunksPerThread; ++j) {
+      const int i = tid + j * kThreads;
+      const int r = kTransposed ? i / (BM / 8) : i % 8, c = kTransposed ? i % (BM / 8) : i / 8;
+      *reinterpret_cast<uint4*>(smem + stage * STAGE_BYTES + chunk_offset(r, c)) = held[j];
+    }
+  };
+
+  auto load_stage = [&](int stage, int step) {
+    copy_weights(stage, step);
+    if constexpr (G == Gather::transposed_async) {
+      copy_activations_async(stage, step);
+    } else {
+      fetch_activations(step);
+      store_activations(stage);
+    }
+  };
+
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < steps) load_stage(s, s);
+    cp_async_commit();
+  }
+
+  for (int step = 0; step < steps; ++step) {
+    cp_async_wait<STAGES - 2>();
+    fence_async_proxy();
+    __syncthreads();
+    const int stage = step % STAGES;
+    const std::uint32_t a_stage = smem_base + stage * STAGE_BYTES;
+    const std::uint32_t b_stage = a_stage + A_BYTES;
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < kBK / 16; ++ks) {
+      const std::uint64_t db = descriptor(b_stage + ks * 32, 16, 1024);
+#pragma unroll
+      for (int j = 0; j < WGM; ++j) {
+        const std::uint32_t atom = a_stage + (warpgroup * WGM + j) * kAtomBytes;
+        // MN-major: k steps are whole 8-row groups (2 x 1024 bytes); K-major: 32 bytes in the swizzled row.
+        const std::uint64_t da = kTransposed ? descriptor(atom + ks * 2048, 1024, 1024) : descriptor(atom + ks * 32, 16, 1024);
+        wgmma<kTransposed ? 1 : 0>(Tag<T, BN>{}, acc[j], da, db);
+      }
+    }
+    wgmma_commit();
+    const int next = step + STAGES - 1;
+    if (next < steps) {
+      // Stage (step - 1) % STAGES: its wgmma finished before the barrier above.
+      copy_weights(next % STAGES, next);
+      if constexpr (G == Gather::transposed_async) {
+        copy_activations_async(next % STAGES, next);
+      } else {
+        fetch_activations(next);
+      }
+    }
+    cp_async_commit();
+    if constexpr (G != Gather::transposed_async) {
+      if (next < steps) store_activations(next % STAGES);
+    }
+    wgmma_wait_all();
+#pragma unroll
+    for (int j = 0; j < WGM; ++j) keep_in_registers(acc[j]);
+  }
+
+  // Epilogue. Accumulator fragment of m64nN: warp w, lane l holds rows 16w + l/4 (+8) and
+  // columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3} for the row + 8).
+  const int warp = (tid % 128) / 32, lane = tid % 32;
+  T* c = static_cast<T*>(x.c);
+#pragma unroll
+  for (int j = 0; j < WGM; ++j) {
+    const std::int64_t row0 = m0 + (warpgroup * WGM + j) * 64 + warp * 16 + lane / 4;
+#pragma unroll
+    for (int q = 0; q < BN / 8; ++q) {
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int col = q * 8 + (lane % 4) * 2 + e;
+        if (col >= item.cols) continue;
+        const std::int64_t n = x.cols[item.col_begin + col];
+        const std::int64_t out_col = x.compact ? item.col_begin + col : n;
+        const float bias = x.bias ? x.bias[n] : 0.0f;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const std::int64_t m = row0 + h * 8;
+          if (m >= x.m) continue;
+          T* out = c + (kTransposed ? out_col * x.m + m : m * x.n_out + out_col);
+          float v = acc[j][q * 4 + h * 2 + e] + bias;
+          if (x.accumulate) v += load_value(out);
+          if (x.activation == 1) v = fmaxf(v, 0.0f);
+          if (x.activation == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+          store_value(out, v);
+        }
+      }
+    }
+  }
+}
+
+template <class T, int BN, int WGM, Gather G>
+void launch_config(const TwLaunch& x) {
+  constexpr int STAGES = 4;
+  constexpr int BM = 2 * 64 * WGM;
+  constexpr int kSmem = STAGES * (BM + BN) * 128 + 1024;
+  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G>;
+  static const bool configured = [&] {
+    TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    return true;
+  }();
+  (void)configured;
+  const std::int64_t m_blocks = (x.m + BM - 1) / BM;
+  const std::int64_t blocks = m_blocks * x.item_count;
+  if (blocks == 0) return;
+  if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
+  kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks));
+  TS_CHECK_LAUNCH("tw_wgmma_kernel");
+}
+
+// Rows per warpgroup: 128 (WGM 2) pays on tall activations, where it halves the weight
+// traffic per output; TILESPARSE_TW_WGM=1|2 overrides it (tuning runs).
+inline int rows_per_warpgroup(std::int64_t m) {
+  static const int forced = [] {
+    const char* s = std::getenv("TILESPARSE_TW_WGM");
+    return s ? std::atoi(s) : 0;
+  }();
+  if (forced == 1 || forced == 2) return forced;
+  return m >= 2048 ? 2 : 1;
+}
+
+template <class T, int BN>
+void launch_bn(const TwLaunch& x) {
+  const bool two = rows_per_warpgroup(x.m) == 2;
+  if (!x.transposed) {
+    two ? launch_config<T, BN, 2, Gather::row_major_registers>(x) : launch_config<T, BN, 1, Gather::row_major_registers>(x);
+  } else if (x.m % 8 == 0 && reinterpret_cast<std::uintptr_t>(x.a) % 16 == 0) {
+    two ? launch_config<T, BN, 2, Gather::transposed_async>(x) : launch_config<T, BN, 1, Gather::transposed_async>(x);
+  } else {
+    launch_config<T, BN, 1, Gather::transposed_registers>(x);
+  }
+}
+
+// Instantiated once per dtype, in its own translation unit (tw_wgmma_f16.cu,
+// tw_wgmma_bf16.cu), so the builds of the two run in parallel.
+template <class T>
+void launch_typed(const TwLaunch& x) {
+  switch (x.bn) {
+    case 32: return launch_bn<T, 32>(x);
+    case 64: return launch_bn<T, 64>(x);
+    case 128: return launch_bn<T, 128>(x);
+    default: fail("cuda", "launch_tw_wgmma", "unsupported column block " + std::to_string(x.bn), __FILE__, __LINE__);
+  }
+}
+
+extern template void launch_typed<__half>(const TwLaunch&);
+extern template void launch_typed<__nv_bfloat16>(const TwLaunch&);
+
+}  // namespace tilesparse::cuda::tw_wgmma_detail
