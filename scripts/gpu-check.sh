@@ -6,7 +6,10 @@
 #   OUT=out COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-check.sh
 #
 # Environment: BUILD_DIR (default build-device), CUDA_ARCH (default 90a), BENCH_ARGS
-# (tilesparse-bench arguments; default a small subset), BENCH_TIMEOUT seconds (default 240),
+# (tilesparse-bench arguments; default a small subset), BENCH_PLAN (a file: each non-empty line
+# not starting with # is one tilesparse-bench call's arguments, run in order instead of
+# BENCH_ARGS, all appending to $OUT/bench.jsonl; e.g. bench/plans/tw_sweep.txt),
+# BENCH_TIMEOUT seconds (default 240; per call of a plan),
 # CTEST_TIMEOUT seconds for the whole suite (default 200), SKIP_TESTS=1 to go straight to
 # the benchmark, DEPS_DIR (default .deps): header-only
 # dependencies and a googletest source tree for machines without them (TILESPARSE_DEPS_DIR).
@@ -38,9 +41,25 @@ if [ -z "${SKIP_TESTS:-}" ]; then
 fi
 
 # The ceilings file is measured on the first run (when missing) and reused after.
-timeout "${BENCH_TIMEOUT:-240}" "$build/tilesparse-bench" --ceilings bench/device_h100.json --commit "$commit" \
-  --out "$out/bench.jsonl" $bench_args 2>&1 | tee "$out/bench.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+: >"$out/bench.log"
+run_bench() {
+  echo "== tilesparse-bench $*" | tee -a "$out/bench.log"
+  timeout "${BENCH_TIMEOUT:-240}" "$build/tilesparse-bench" --ceilings bench/device_h100.json --commit "$commit" \
+    --out "$out/bench.jsonl" "$@" 2>&1 | tee -a "$out/bench.log"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] || { echo "gpu-check: bench call exited $rc: $*" | tee -a "$out/bench.log"; status=1; }
+}
+if [ -n "${BENCH_PLAN:-}" ]; then
+  [ -f "$BENCH_PLAN" ] || { echo "gpu-check: BENCH_PLAN '$BENCH_PLAN' is not a file"; exit 1; }
+  while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in ''|'#'*) continue ;; esac
+    # shellcheck disable=SC2086  # a plan line is a list of arguments
+    run_bench $line </dev/null
+  done <"$BENCH_PLAN"
+else
+  # shellcheck disable=SC2086
+  run_bench $bench_args
+fi
 cp bench/device_h100.json "$out/" 2>/dev/null
 echo "gpu-check: done (status $status), results in $out"
 exit $status
