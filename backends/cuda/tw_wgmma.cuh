@@ -23,7 +23,6 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <cstdlib>
 
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/tw_launch.hpp"
@@ -119,7 +118,10 @@ __device__ __forceinline__ void cp_async_wait() {
 __device__ __forceinline__ void fence_async_proxy() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
 
 template <int N>
 __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
@@ -132,8 +134,12 @@ __device__ __forceinline__ float load_value(const __nv_bfloat16* p) { return __b
 __device__ __forceinline__ void store_value(__half* p, float v) { *p = __float2half_rn(v); }
 __device__ __forceinline__ void store_value(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
-template <class T, int BN, int WGM, int STAGES, Gather G>
+// KEEP: wgmma batches left in flight at the end of a step (0 or 1); loads run
+// LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
+template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP>
 __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, const int m_blocks) {
+  constexpr int LOOKAHEAD = STAGES - 1 - KEEP;
+  static_assert(LOOKAHEAD >= 1, "at least one stage of lookahead");
   constexpr int BM = 2 * 64 * WGM;
   constexpr int A_BYTES = BM * 128;  // BM rows x 64 kept rows x 2 bytes
   constexpr int B_BYTES = BN * 128;  // BN columns x 64 kept rows x 2 bytes
@@ -183,18 +189,25 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     }
   };
 
-  auto copy_activations_async = [&](int stage, int step) {
+  // The kept-row indices of a step are loaded one step before its copy is issued, so the
+  // copy does not wait on them.
+  auto load_row_indices = [&](int step, std::int32_t (&out)[kChunksPerThread]) {
+#pragma unroll
+    for (int j = 0; j < kChunksPerThread; ++j) out[j] = rows[step * kBK + (tid + j * kThreads) / (BM / 8)];
+  };
+  auto copy_activations_async = [&](int stage, const std::int32_t (&row_of)[kChunksPerThread]) {
     const std::uint32_t dst = smem_base + stage * STAGE_BYTES;
 #pragma unroll
     for (int j = 0; j < kChunksPerThread; ++j) {
       const int i = tid + j * kThreads;
       const int r = i / (BM / 8), c = i % (BM / 8);
-      const std::int32_t row = rows[step * kBK + r];
+      const std::int32_t row = row_of[j];
       const std::int64_t m = m0 + c * 8;
       const bool valid = row >= 0 && m < x.m;  // M % 8 == 0 here: a chunk is all in or all out
       cp_async16(dst + chunk_offset(r, c), valid ? a + static_cast<std::int64_t>(row) * x.m + m : a, valid);
     }
   };
+  std::int32_t row_indices[kChunksPerThread];
 
   uint4 held[kChunksPerThread];
   auto fetch_activations = [&](int step) {
@@ -237,7 +250,8 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   auto load_stage = [&](int stage, int step) {
     copy_weights(stage, step);
     if constexpr (G == Gather::transposed_async) {
-      copy_activations_async(stage, step);
+      load_row_indices(step, row_indices);
+      copy_activations_async(stage, row_indices);
     } else {
       fetch_activations(step);
       store_activations(stage);
@@ -245,13 +259,16 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   };
 
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
+  for (int s = 0; s < LOOKAHEAD; ++s) {
     if (s < steps) load_stage(s, s);
     cp_async_commit();
   }
+  if constexpr (G == Gather::transposed_async) {
+    if (LOOKAHEAD < steps) load_row_indices(LOOKAHEAD, row_indices);
+  }
 
   for (int step = 0; step < steps; ++step) {
-    cp_async_wait<STAGES - 2>();
+    cp_async_wait<LOOKAHEAD - 1>();
     fence_async_proxy();
     __syncthreads();
     const int stage = step % STAGES;
@@ -270,12 +287,13 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
       }
     }
     wgmma_commit();
-    const int next = step + STAGES - 1;
+    const int next = step + LOOKAHEAD;
     if (next < steps) {
-      // Stage (step - 1) % STAGES: its wgmma finished before the barrier above.
+      // Stage (step - 1 - KEEP) % STAGES: its batch finished before the barrier above.
       copy_weights(next % STAGES, next);
       if constexpr (G == Gather::transposed_async) {
-        copy_activations_async(next % STAGES, next);
+        copy_activations_async(next % STAGES, row_indices);
+        if (next + 1 < steps) load_row_indices(next + 1, row_indices);
       } else {
         fetch_activations(next);
       }
@@ -284,49 +302,106 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     if constexpr (G != Gather::transposed_async) {
       if (next < steps) store_activations(next % STAGES);
     }
-    wgmma_wait_all();
+    wgmma_wait<KEEP>();
 #pragma unroll
     for (int j = 0; j < WGM; ++j) keep_in_registers(acc[j]);
   }
+  wgmma_wait<0>();
 
-  // Epilogue. Accumulator fragment of m64nN: warp w, lane l holds rows 16w + l/4 (+8) and
-  // columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3} for the row + 8).
+  // Epilogue, through shared memory so that global stores are coalesced: the fp32 block
+  // is written out of the accumulator fragments (m64nN: warp w, lane l holds rows
+  // 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})), then
+  // read back along the contiguous axis of C (m for Cᵀ, columns for C).
+  __syncthreads();  // every warpgroup's last wgmma has finished reading the stages
+  constexpr int kPitchT = BM + 4;   // [column][m]: 2*pitch = 8 mod 32 banks, conflict-free
+  constexpr int kPitchR = BN + 8;   // [m][column]: float2 stores conflict-free per half warp
+  constexpr int kStaged = kTransposed ? BN * kPitchT : BM * kPitchR;
+  static_assert((kStaged + 2 * BN) * 4 <= STAGES * STAGE_BYTES, "epilogue staging fits the stages");
+  float* staged = reinterpret_cast<float*>(smem);
+  std::int32_t* col_index = reinterpret_cast<std::int32_t*>(staged + kStaged);
+  float* col_bias = staged + kStaged + BN;
   const int warp = (tid % 128) / 32, lane = tid % 32;
-  T* c = static_cast<T*>(x.c);
 #pragma unroll
   for (int j = 0; j < WGM; ++j) {
-    const std::int64_t row0 = m0 + (warpgroup * WGM + j) * 64 + warp * 16 + lane / 4;
+    const int r0 = (warpgroup * WGM + j) * 64 + warp * 16 + lane / 4;
 #pragma unroll
     for (int q = 0; q < BN / 8; ++q) {
+      const int col = q * 8 + (lane % 4) * 2;
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int col = q * 8 + (lane % 4) * 2 + e;
-        if (col >= item.cols) continue;
-        const std::int64_t n = x.cols[item.col_begin + col];
-        const std::int64_t out_col = x.compact ? item.col_begin + col : n;
-        const float bias = x.bias ? x.bias[n] : 0.0f;
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const std::int64_t m = row0 + h * 8;
-          if (m >= x.m) continue;
-          T* out = c + (kTransposed ? out_col * x.m + m : m * x.n_out + out_col);
-          float v = acc[j][q * 4 + h * 2 + e] + bias;
-          if (x.accumulate) v += load_value(out);
-          if (x.activation == 1) v = fmaxf(v, 0.0f);
-          if (x.activation == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-          store_value(out, v);
+      for (int h = 0; h < 2; ++h) {
+        const int r = r0 + h * 8;
+        if constexpr (kTransposed) {
+          staged[col * kPitchT + r] = acc[j][q * 4 + h * 2];
+          staged[(col + 1) * kPitchT + r] = acc[j][q * 4 + h * 2 + 1];
+        } else {
+          *reinterpret_cast<float2*>(staged + r * kPitchR + col) =
+              make_float2(acc[j][q * 4 + h * 2], acc[j][q * 4 + h * 2 + 1]);
         }
       }
     }
   }
+  for (int col = tid; col < BN; col += kThreads) {
+    const std::int32_t n = col < item.cols ? x.cols[item.col_begin + col] : 0;
+    col_index[col] = n;
+    col_bias[col] = x.bias != nullptr && col < item.cols ? x.bias[n] : 0.0f;
+  }
+  __syncthreads();
+
+  T* c = static_cast<T*>(x.c);
+  auto finish = [&](float v, float bias, const T* old) {
+    v += bias;
+    if (x.accumulate) v += load_value(old);
+    if (x.activation == 1) v = fmaxf(v, 0.0f);
+    if (x.activation == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    return v;
+  };
+  if constexpr (kTransposed) {
+    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned.
+    const bool vector = x.m % 8 == 0;
+    for (int i = tid; i < item.cols * (BM / 8); i += kThreads) {
+      const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
+      const std::int64_t m = m0 + r;
+      if (m >= x.m) continue;
+      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+      T* out = c + out_col * x.m + m;
+      const float* v = staged + col * kPitchT + r;
+      if (vector) {
+        union {
+          uint4 u;
+          T t[8];
+        } pack;
+        if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          float y = v[t] + col_bias[col];
+          if (x.accumulate) y += static_cast<float>(pack.t[t]);
+          if (x.activation == 1) y = fmaxf(y, 0.0f);
+          if (x.activation == 2) y = 0.5f * y * (1.0f + erff(y * 0.70710678118654752f));
+          store_value(&pack.t[t], y);
+        }
+        *reinterpret_cast<uint4*>(out) = pack.u;
+      } else {
+        for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
+      }
+    }
+  } else {
+    // Consecutive threads: consecutive columns of one C row.
+    for (int i = tid; i < BM * BN; i += kThreads) {
+      const int r = i / BN, col = i % BN;
+      const std::int64_t m = m0 + r;
+      if (col >= item.cols || m >= x.m) continue;
+      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+      T* out = c + m * x.n_out + out_col;
+      store_value(out, finish(staged[r * kPitchR + col], col_bias[col], out));
+    }
+  }
 }
 
-template <class T, int BN, int WGM, Gather G>
+template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0>
 void launch_config(const TwLaunch& x) {
-  constexpr int STAGES = 4;
   constexpr int BM = 2 * 64 * WGM;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 1024;
-  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G>;
+  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
@@ -340,31 +415,21 @@ void launch_config(const TwLaunch& x) {
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }
 
-// Rows per warpgroup: 128 (WGM 2) pays on tall activations, where it halves the weight
-// traffic per output; TILESPARSE_TW_WGM=1|2 overrides it (tuning runs).
-inline int rows_per_warpgroup(std::int64_t m) {
-  static const int forced = [] {
-    const char* s = std::getenv("TILESPARSE_TW_WGM");
-    return s ? std::atoi(s) : 0;
-  }();
-  if (forced == 1 || forced == 2) return forced;
-  return m >= 2048 ? 2 : 1;
-}
-
+// One warpgroup pair per 128 activation rows, two CTAs per SM (3 stages of 128-column
+// items fit twice in shared memory): on the BERT-large shapes this beat 256-row CTAs
+// (1 per SM), 4 stages, and keeping one wgmma batch in flight (bench/NOTES.md).
 template <class T, int BN>
 void launch_bn(const TwLaunch& x) {
-  const bool two = rows_per_warpgroup(x.m) == 2;
+  constexpr int STAGES = BN == 128 ? 3 : 4;
   if (!x.transposed) {
-    two ? launch_config<T, BN, 2, Gather::row_major_registers>(x) : launch_config<T, BN, 1, Gather::row_major_registers>(x);
+    launch_config<T, BN, 1, Gather::row_major_registers, STAGES>(x);
   } else if (x.m % 8 == 0 && reinterpret_cast<std::uintptr_t>(x.a) % 16 == 0) {
-    two ? launch_config<T, BN, 2, Gather::transposed_async>(x) : launch_config<T, BN, 1, Gather::transposed_async>(x);
+    launch_config<T, BN, 1, Gather::transposed_async, STAGES>(x);
   } else {
-    launch_config<T, BN, 1, Gather::transposed_registers>(x);
+    launch_config<T, BN, 1, Gather::transposed_registers, STAGES>(x);
   }
 }
 
-// Instantiated once per dtype, in its own translation unit (tw_wgmma_f16.cu,
-// tw_wgmma_bf16.cu), so the builds of the two run in parallel.
 template <class T>
 void launch_typed(const TwLaunch& x) {
   switch (x.bn) {
