@@ -123,6 +123,7 @@ __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
 
+
 template <int N>
 __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
 #pragma unroll
@@ -133,6 +134,106 @@ __device__ __forceinline__ float load_value(const __half* p) { return __half2flo
 __device__ __forceinline__ float load_value(const __nv_bfloat16* p) { return __bfloat162float(*p); }
 __device__ __forceinline__ void store_value(__half* p, float v) { *p = __float2half_rn(v); }
 __device__ __forceinline__ void store_value(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+// Bytes of shared memory write_output stages through.
+template <int BM, int BN, bool kTransposed>
+__host__ __device__ constexpr int output_staging_bytes() {
+  return ((kTransposed ? BN * (BM + 4) : BM * (BN + 8)) + 2 * BN) * 4;
+}
+
+// Epilogue of a BM x BN block held by `threads` threads (warpgroups of 128, each owning
+// 64*WGM rows), tid counted from the first of them; `sync` is their barrier.
+template <class T, int BN, int WGM, bool kTransposed, class Sync, int BM = 2 * 64 * WGM>
+__device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& item, std::int64_t m0,
+                                             std::uint8_t* smem, float (&acc)[WGM][BN / 2], int tid, int threads,
+                                             Sync sync) {
+  // Epilogue, through shared memory so that global stores are coalesced: the fp32 block
+  // is written out of the accumulator fragments (m64nN: warp w, lane l holds rows
+  // 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})), then
+  // read back along the contiguous axis of C (m for Cᵀ, columns for C).
+  sync();  // the math is done with the shared memory the staging reuses
+  constexpr int kPitchT = BM + 4;   // [column][m]: 2*pitch = 8 mod 32 banks, conflict-free
+  constexpr int kPitchR = BN + 8;   // [m][column]: float2 stores conflict-free per half warp
+  constexpr int kStaged = kTransposed ? BN * kPitchT : BM * kPitchR;
+  float* staged = reinterpret_cast<float*>(smem);
+  std::int32_t* col_index = reinterpret_cast<std::int32_t*>(staged + kStaged);
+  float* col_bias = staged + kStaged + BN;
+  const int warpgroup = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
+#pragma unroll
+  for (int j = 0; j < WGM; ++j) {
+    const int r0 = (warpgroup * WGM + j) * 64 + warp * 16 + lane / 4;
+#pragma unroll
+    for (int q = 0; q < BN / 8; ++q) {
+      const int col = q * 8 + (lane % 4) * 2;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = r0 + h * 8;
+        if constexpr (kTransposed) {
+          staged[col * kPitchT + r] = acc[j][q * 4 + h * 2];
+          staged[(col + 1) * kPitchT + r] = acc[j][q * 4 + h * 2 + 1];
+        } else {
+          *reinterpret_cast<float2*>(staged + r * kPitchR + col) =
+              make_float2(acc[j][q * 4 + h * 2], acc[j][q * 4 + h * 2 + 1]);
+        }
+      }
+    }
+  }
+  for (int col = tid; col < BN; col += threads) {
+    const std::int32_t n = col < item.cols ? x.cols[item.col_begin + col] : 0;
+    col_index[col] = n;
+    col_bias[col] = x.bias != nullptr && col < item.cols ? x.bias[n] : 0.0f;
+  }
+  sync();
+
+  T* c = static_cast<T*>(x.c);
+  auto finish = [&](float v, float bias, const T* old) {
+    v += bias;
+    if (x.accumulate) v += load_value(old);
+    if (x.activation == 1) v = fmaxf(v, 0.0f);
+    if (x.activation == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    return v;
+  };
+  if constexpr (kTransposed) {
+    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned.
+    const bool vector = x.m % 8 == 0;
+    for (int i = tid; i < item.cols * (BM / 8); i += threads) {
+      const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
+      const std::int64_t m = m0 + r;
+      if (m >= x.m) continue;
+      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+      T* out = c + out_col * x.m + m;
+      const float* v = staged + col * kPitchT + r;
+      if (vector) {
+        union {
+          uint4 u;
+          T t[8];
+        } pack;
+        if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          float y = v[t] + col_bias[col];
+          if (x.accumulate) y += static_cast<float>(pack.t[t]);
+          if (x.activation == 1) y = fmaxf(y, 0.0f);
+          if (x.activation == 2) y = 0.5f * y * (1.0f + erff(y * 0.70710678118654752f));
+          store_value(&pack.t[t], y);
+        }
+        *reinterpret_cast<uint4*>(out) = pack.u;
+      } else {
+        for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
+      }
+    }
+  } else {
+    // Consecutive threads: consecutive columns of one C row.
+    for (int i = tid; i < BM * BN; i += threads) {
+      const int r = i / BN, col = i % BN;
+      const std::int64_t m = m0 + r;
+      if (col >= item.cols || m >= x.m) continue;
+      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+      T* out = c + m * x.n_out + out_col;
+      store_value(out, finish(staged[r * kPitchR + col], col_bias[col], out));
+    }
+  }
+}
 
 // KEEP: wgmma batches left in flight at the end of a step (0 or 1); loads run
 // LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
@@ -308,94 +409,10 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   }
   wgmma_wait<0>();
 
-  // Epilogue, through shared memory so that global stores are coalesced: the fp32 block
-  // is written out of the accumulator fragments (m64nN: warp w, lane l holds rows
-  // 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})), then
-  // read back along the contiguous axis of C (m for Cᵀ, columns for C).
-  __syncthreads();  // every warpgroup's last wgmma has finished reading the stages
-  constexpr int kPitchT = BM + 4;   // [column][m]: 2*pitch = 8 mod 32 banks, conflict-free
-  constexpr int kPitchR = BN + 8;   // [m][column]: float2 stores conflict-free per half warp
-  constexpr int kStaged = kTransposed ? BN * kPitchT : BM * kPitchR;
-  static_assert((kStaged + 2 * BN) * 4 <= STAGES * STAGE_BYTES, "epilogue staging fits the stages");
-  float* staged = reinterpret_cast<float*>(smem);
-  std::int32_t* col_index = reinterpret_cast<std::int32_t*>(staged + kStaged);
-  float* col_bias = staged + kStaged + BN;
-  const int warp = (tid % 128) / 32, lane = tid % 32;
-#pragma unroll
-  for (int j = 0; j < WGM; ++j) {
-    const int r0 = (warpgroup * WGM + j) * 64 + warp * 16 + lane / 4;
-#pragma unroll
-    for (int q = 0; q < BN / 8; ++q) {
-      const int col = q * 8 + (lane % 4) * 2;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = r0 + h * 8;
-        if constexpr (kTransposed) {
-          staged[col * kPitchT + r] = acc[j][q * 4 + h * 2];
-          staged[(col + 1) * kPitchT + r] = acc[j][q * 4 + h * 2 + 1];
-        } else {
-          *reinterpret_cast<float2*>(staged + r * kPitchR + col) =
-              make_float2(acc[j][q * 4 + h * 2], acc[j][q * 4 + h * 2 + 1]);
-        }
-      }
-    }
-  }
-  for (int col = tid; col < BN; col += kThreads) {
-    const std::int32_t n = col < item.cols ? x.cols[item.col_begin + col] : 0;
-    col_index[col] = n;
-    col_bias[col] = x.bias != nullptr && col < item.cols ? x.bias[n] : 0.0f;
-  }
-  __syncthreads();
-
-  T* c = static_cast<T*>(x.c);
-  auto finish = [&](float v, float bias, const T* old) {
-    v += bias;
-    if (x.accumulate) v += load_value(old);
-    if (x.activation == 1) v = fmaxf(v, 0.0f);
-    if (x.activation == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    return v;
-  };
-  if constexpr (kTransposed) {
-    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned.
-    const bool vector = x.m % 8 == 0;
-    for (int i = tid; i < item.cols * (BM / 8); i += kThreads) {
-      const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
-      const std::int64_t m = m0 + r;
-      if (m >= x.m) continue;
-      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-      T* out = c + out_col * x.m + m;
-      const float* v = staged + col * kPitchT + r;
-      if (vector) {
-        union {
-          uint4 u;
-          T t[8];
-        } pack;
-        if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
-#pragma unroll
-        for (int t = 0; t < 8; ++t) {
-          float y = v[t] + col_bias[col];
-          if (x.accumulate) y += static_cast<float>(pack.t[t]);
-          if (x.activation == 1) y = fmaxf(y, 0.0f);
-          if (x.activation == 2) y = 0.5f * y * (1.0f + erff(y * 0.70710678118654752f));
-          store_value(&pack.t[t], y);
-        }
-        *reinterpret_cast<uint4*>(out) = pack.u;
-      } else {
-        for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
-      }
-    }
-  } else {
-    // Consecutive threads: consecutive columns of one C row.
-    for (int i = tid; i < BM * BN; i += kThreads) {
-      const int r = i / BN, col = i % BN;
-      const std::int64_t m = m0 + r;
-      if (col >= item.cols || m >= x.m) continue;
-      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-      T* out = c + m * x.n_out + out_col;
-      store_value(out, finish(staged[r * kPitchR + col], col_bias[col], out));
-    }
-  }
+  static_assert(output_staging_bytes<BM, BN, kTransposed>() <= STAGES * STAGE_BYTES, "staging fits the stages");
+  write_output<T, BN, WGM, kTransposed>(x, item, m0, smem, acc, tid, kThreads, [] { __syncthreads(); });
 }
+
 
 template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0>
 void launch_config(const TwLaunch& x) {
@@ -417,7 +434,8 @@ void launch_config(const TwLaunch& x) {
 
 // One warpgroup pair per 128 activation rows, two CTAs per SM (3 stages of 128-column
 // items fit twice in shared memory): on the BERT-large shapes this beat 256-row CTAs
-// (1 per SM), 4 stages, and keeping one wgmma batch in flight (bench/NOTES.md).
+// (1 per SM), 4 stages, keeping one wgmma batch in flight, and a warp-specialised
+// persistent variant (bench/NOTES.md).
 template <class T, int BN>
 void launch_bn(const TwLaunch& x) {
   constexpr int STAGES = BN == 128 ? 3 : 4;
