@@ -66,9 +66,9 @@ void add_model_command(CLI::App& app) {
   auto args = std::make_shared<ModelArgs>();
   CLI::App* cmd = app.add_subcommand("model", "Roofline model of C = A · W: bytes, flops and the bound time");
   args->pattern.add_to(*cmd);
-  cmd->add_option("-m", args->m, "Rows of A and C")->required()->check(CLI::NonNegativeNumber);
-  cmd->add_option("-k", args->k, "Reduction axis (rows of W)")->required()->check(CLI::NonNegativeNumber);
-  cmd->add_option("-n", args->n, "Output features (columns of W)")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--rows,-M", args->m, "M: rows of A and C")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--reduction,-K", args->k, "K: reduction axis (rows of W)")->required()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--outputs,-N", args->n, "N: output features (columns of W)")->required()->check(CLI::NonNegativeNumber);
   cmd->add_option("--dtype", args->dtype, "f32, f16 or bf16")->capture_default_str();
   cmd->add_option("--ceilings", args->ceilings, "Measured ceilings JSON (e.g. bench/device_h100.json) for the bound")
       ->check(CLI::ExistingFile);

@@ -163,4 +163,19 @@ TEST_F(Cli, NaNWeightIsRejectedAndNothingIsWritten) {
   EXPECT_FALSE(fs::exists(path("out.safetensors")));
 }
 
+TEST_F(Cli, ModelPrintsBytesFlopsAndTheBound) {
+  // TW G=128 at 75%, 4096 x 1024 x 1024 f16: A and C are 8 MiB each; with the measured
+  // ceilings the bound is the memory time (DESIGN.md: no hard-coded numbers from the code
+  // under test, so only the structure and the stated bytes of A and C are checked).
+  const Result r = run("model --pattern tw --sparsity 0.75 --g 128 -M 4096 -K 1024 -N 1024 --dtype f16 --ceilings " +
+                       std::string(TILESPARSE_SOURCE_DIR) + "/bench/device_h100.json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("activations (A)  8.00 MiB"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("outputs (C)      8.00 MiB"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bound"), std::string::npos) << r.output;
+  const Result bad = run("model --pattern tw --sparsity 0.75 -M -4 -K 8 -N 8");
+  EXPECT_NE(bad.code, 0) << bad.output;
+  EXPECT_NE(bad.output.find("--rows"), std::string::npos) << bad.output;
+}
+
 }  // namespace
