@@ -43,6 +43,10 @@ struct TwLaunch {
   void* c = nullptr;        // C (M x N) row-major, or Cᵀ (N x M) when transposed
   std::int64_t m = 0, k = 0, n = 0;
   bool transposed = false;
+  // Row-major layout only, or null: Aᵀ (K x M) copied from A by launch_transpose, which
+  // the tensor-core kernel gathers from (whole rows, coalesced) instead of A's scattered
+  // columns; C stays row-major.
+  const void* a_transposed = nullptr;
   const TwItem* items = nullptr;
   std::int32_t item_count = 0;
   const std::int32_t* rows = nullptr;  // padded kept rows, per tile
@@ -58,6 +62,9 @@ struct TwLaunch {
   std::int64_t n_out = 0;
   cudaStream_t stream = nullptr;
 };
+
+// out (cols x rows) = inᵀ for a row-major rows x cols matrix of 16-bit values.
+void launch_transpose(const void* in, void* out, std::int64_t rows, std::int64_t cols, cudaStream_t stream);
 
 // f16/bf16, fp32 accumulation, sm_90a tensor cores (wgmma); values packed wgmma_sw128.
 void launch_tw_wgmma(const TwLaunch& x, DType dtype);

@@ -20,6 +20,7 @@ struct TwPlan : gpu::VendorState {
   int bn = 0;
   std::int32_t item_count = 0;
   gpu::DeviceBuffer items, rows, cols, values;
+  gpu::DeviceBuffer a_transposed;  // scratch for Aᵀ of row-major calls, grown as needed
 };
 
 // Column block of an item: the smallest of 32/64/128 that holds a tile (wider tiles
@@ -112,7 +113,7 @@ const TwWeight& tw_part(const Weight& w) {
 void run(const Args& x, bool tensor_cores, bool with_residual) {
   const char* op = with_residual ? "matmul[tew]" : "matmul[tw]";
   auto& impl = x.w.impl();
-  const TwPlan& plan = impl.vendor_state<TwPlan>([&] {
+  TwPlan& plan = impl.vendor_state<TwPlan>([&] {
     return make_plan(tw_part(*impl.host), tensor_cores ? TwPacking::wgmma_sw128 : TwPacking::simt_rows, op);
   });
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();
@@ -151,6 +152,14 @@ void run(const Args& x, bool tensor_cores, bool with_residual) {
   t.n_out = x.compact_output ? x.w.kept_columns() : n;
   t.stream = native(x.stream);
   if (tensor_cores) {
+    // Row-major A: its kept K columns are scattered along each row; one transpose pass
+    // turns them into whole rows of Aᵀ for the coalesced 16-byte gathers.
+    if (!x.transposed() && m % 8 == 0 && k > 0) {
+      const std::size_t bytes = static_cast<std::size_t>(m * k) * size_of(x.w.dtype());
+      if (plan.a_transposed.bytes() < bytes) plan.a_transposed = gpu::DeviceBuffer(bytes);
+      launch_transpose(x.a.data(), plan.a_transposed.data(), m, k, native(x.stream));
+      t.a_transposed = plan.a_transposed.data();
+    }
     launch_tw_wgmma(t, x.w.dtype());
   } else {
     launch_tw_simt_f32(t);

@@ -237,7 +237,9 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 
 // KEEP: wgmma batches left in flight at the end of a step (0 or 1); loads run
 // LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
-template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP>
+// OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
+// transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
+template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
 __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, const int m_blocks) {
   constexpr int LOOKAHEAD = STAGES - 1 - KEEP;
   static_assert(LOOKAHEAD >= 1, "at least one stage of lookahead");
@@ -409,16 +411,17 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   }
   wgmma_wait<0>();
 
-  static_assert(output_staging_bytes<BM, BN, kTransposed>() <= STAGES * STAGE_BYTES, "staging fits the stages");
-  write_output<T, BN, WGM, kTransposed>(x, item, m0, smem, acc, tid, kThreads, [] { __syncthreads(); });
+  static_assert(output_staging_bytes<BM, BN, OUT_TRANSPOSED>() <= STAGES * STAGE_BYTES, "staging fits the stages");
+  write_output<T, BN, WGM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, [] { __syncthreads(); });
 }
 
 
-template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0>
+template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0,
+          bool OUT_TRANSPOSED = G != Gather::row_major_registers>
 void launch_config(const TwLaunch& x) {
   constexpr int BM = 2 * 64 * WGM;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 1024;
-  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP>;
+  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP, OUT_TRANSPOSED>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
@@ -435,13 +438,19 @@ void launch_config(const TwLaunch& x) {
 // One warpgroup pair per 128 activation rows, two CTAs per SM (3 stages of 128-column
 // items fit twice in shared memory): on the BERT-large shapes this beat 256-row CTAs
 // (1 per SM), 4 stages, keeping one wgmma batch in flight, and a warp-specialised
-// persistent variant (bench/NOTES.md).
+// persistent variant (bench/NOTES.md). Row-major A with a transposed copy (x.a_transposed)
+// takes the coalesced Aᵀ gather and writes row-major C.
 template <class T, int BN>
 void launch_bn(const TwLaunch& x) {
   constexpr int STAGES = BN == 128 ? 3 : 4;
-  if (!x.transposed) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
+  if (!x.transposed && x.a_transposed != nullptr && x.m % 8 == 0 && aligned(x.a_transposed)) {
+    TwLaunch y = x;
+    y.a = x.a_transposed;
+    launch_config<T, BN, 1, Gather::transposed_async, STAGES, 0, false>(y);
+  } else if (!x.transposed) {
     launch_config<T, BN, 1, Gather::row_major_registers, STAGES>(x);
-  } else if (x.m % 8 == 0 && reinterpret_cast<std::uintptr_t>(x.a) % 16 == 0) {
+  } else if (x.m % 8 == 0 && aligned(x.a)) {
     launch_config<T, BN, 1, Gather::transposed_async, STAGES>(x);
   } else {
     launch_config<T, BN, 1, Gather::transposed_registers, STAGES>(x);
