@@ -25,6 +25,7 @@ struct StudyRun {
   std::map<std::string, std::string> params;
   std::optional<double> sparsity;
   bool permute = false;
+  double apriori_share = 0;  // tw: apriori tuning, per-layer targets (prune_mlp.hpp)
 };
 
 // The patterns and sparsities of issue 6; nm/24 fix their sparsity (N:M).
@@ -39,6 +40,9 @@ std::vector<StudyRun> study_runs(const std::vector<double>& levels) {
   for (const char* g : {"32", "64", "128"}) {
     for (double s : levels) runs.push_back({std::string("tw-g") + g, "tw", {{"g", g}}, s});
   }
+  // Apriori tuning (paper's Algorithm 2): 5% of columns and of tile rows each pruned first
+  // / protected, as EW at the same sparsity ranks them; per-layer targets.
+  for (double s : levels) runs.push_back({"tw-g128-apriori", "tw", {{"g", "128"}}, s, false, 0.05});
   for (double s : levels) runs.push_back({"tew-g128-d5", "tew", {{"g", "128"}, {"delta", "0.05"}}, s});
   runs.push_back({"24", "24", {}, std::nullopt});
   runs.push_back({"24-perm", "24", {}, std::nullopt, true});
@@ -74,10 +78,11 @@ void run_study(const StudyArgs& args) {
                            {"stages", args.finetune.stages}, {"epochs_per_stage", args.finetune.epochs_per_stage},
                            {"ft_lr", args.finetune.learning_rate}, {"score", args.finetune.score},
                            {"ranking", args.finetune.global_ranking ? "global" : "per-layer"}, {"layer_ceiling", args.finetune.layer_ceiling}};
-  auto emit = [&](nlohmann::json row) {
-    row.update(common);
-    row["date"] = utc_now();
-    out << row.dump() << "\n" << std::flush;
+  auto emit = [&](const nlohmann::json& row) {
+    nlohmann::json merged = common;
+    merged.update(row);  // a run's own fields (e.g. its ranking) win over the common ones
+    merged["date"] = utc_now();
+    out << merged.dump() << "\n" << std::flush;
   };
   emit({{"pattern", "dense"}, {"name", "dense"}, {"params", nlohmann::json::object()}, {"sparsity", 0.0},
         {"accuracy", dense_acc}, {"dense_accuracy", dense_acc}, {"delta_points", 0.0}});
@@ -92,6 +97,7 @@ void run_study(const StudyArgs& args) {
     o.spec = PatternSpec::from_params(run.pattern, run.params);
     o.sparsity = run.sparsity;
     o.permute = run.permute;
+    o.apriori_share = run.apriori_share;
     std::ostringstream label;
     label << run.name << (run.sparsity ? " @ " + std::to_string(static_cast<int>(*run.sparsity * 100)) + "%" : "");
     o.finetune.on_progress = progress_printer(std::cerr, label.str());
@@ -114,6 +120,7 @@ void run_study(const StudyArgs& args) {
     const double target = run.sparsity.value_or(1.0 - static_cast<double>(o.spec.pattern == Pattern::sp24 ? 2 : o.spec.keep) /
                                                           (o.spec.pattern == Pattern::sp24 ? 4 : o.spec.group));
     emit({{"pattern", run.pattern}, {"name", run.name}, {"params", o.spec.params()}, {"permute", run.permute},
+          {"ranking", o.apriori_share > 0 ? "per-layer" : common["ranking"]}, {"apriori_share", o.apriori_share},
           {"target_sparsity", target}, {"sparsity", achieved}, {"accuracy", acc}, {"dense_accuracy", dense_acc},
           {"delta_points", (acc - dense_acc) * 100}, {"bytes", pruned_bytes}, {"dense_bytes", dense_bytes},
           {"layers", layers},

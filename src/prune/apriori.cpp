@@ -65,7 +65,7 @@ std::vector<double> kept_share_per_column(const Mask& ew) {
 }
 
 PatternMask apriori_tw(const HostMatrix& scores, const PatternSpec& spec, double sparsity,
-                       const AprioriOptions& options) {
+                       const AprioriOptions& options, const Mask* allowed_in) {
   require(spec.pattern == Pattern::tw || spec.pattern == Pattern::tew, kOp,
           "apriori tuning is for tw and tew, not " + spec.describe());
   require(options.prune_columns >= 0 && options.protect_columns >= 0 && options.prune_rows >= 0 &&
@@ -77,7 +77,7 @@ PatternMask apriori_tw(const HostMatrix& scores, const PatternSpec& spec, double
   detail::require_valid_scores(scores, kOp);
   PatternSpec ew;
   ew.pattern = Pattern::ew;
-  const Mask ew_mask = project(scores, ew, sparsity).mask;
+  const Mask ew_mask = allowed_in ? project(scores, ew, sparsity, *allowed_in).mask : project(scores, ew, sparsity).mask;
 
   // Protected elements get a boost above every plain score, so their units' means top
   // every unprotected unit; prioritised ones are forbidden, so they go first.
@@ -86,7 +86,7 @@ PatternMask apriori_tw(const HostMatrix& scores, const PatternSpec& spec, double
   const float boost = top + 1.0f;
   HostMatrix boosted(scores.rows(), scores.cols(), DType::f32, {scores.values().begin(), scores.values().end()});
   auto protect = [&](std::int64_t r, std::int64_t c) { boosted.set(r, c, boosted(r, c) + boost); };
-  Mask allowed(scores.rows(), scores.cols(), true);
+  Mask allowed = allowed_in ? *allowed_in : Mask(scores.rows(), scores.cols(), true);
 
   const Picks cols = pick(kept_share_per_column(ew_mask), options.prune_columns, options.protect_columns);
   for (std::size_t c : cols.prune)

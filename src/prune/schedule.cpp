@@ -68,6 +68,7 @@ std::vector<StageResult> run_schedule(std::vector<ScheduleLayer>& layers, std::s
   for (std::size_t s = 0; s < targets.size(); ++s) {
     StageResult r{static_cast<int>(s), targets[s], {}, {}};
     if (options.global) {
+      require(!options.projector, kOp, "a custom projector works per layer, not with global ranking");
       std::vector<GlobalLayer> global;
       for (const ScheduleLayer& l : layers)
         global.push_back({l.name, scores_of(l), l.spec, l.floor, l.ceiling, l.exclude, allowed_of(l)});
@@ -81,7 +82,8 @@ std::vector<StageResult> run_schedule(std::vector<ScheduleLayer>& layers, std::s
         const auto target = layer_target(l, targets[s]);
         const Mask allowed = allowed_of(l);
         l.mask = l.exclude ? PatternMask{Mask(l.weight.rows(), l.weight.cols(), true), {}}
-                           : project(scores_of(l), l.spec, target, allowed);
+                           : options.projector ? options.projector(scores_of(l), l.spec, target, allowed)
+                                               : project(scores_of(l), l.spec, target, allowed);
         r.layer_targets.push_back(target.value_or(l.mask.combined().sparsity()));
       }
     }

@@ -1,9 +1,11 @@
 #include "tilesparse/train/prune_mlp.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "tilesparse/core/error.hpp"
+#include "tilesparse/prune/apriori.hpp"
 #include "tilesparse/prune/permutation.hpp"
 #include "tilesparse/prune/project.hpp"
 #include "tilesparse/prune/schedule.hpp"
@@ -79,6 +81,19 @@ MlpPruneReport prune_mlp(Mlp& mlp, const HostMatrix& x, std::span<const std::uin
   std::vector<HostMatrix> taylor;  // of the current stage, computed on first use
   ScheduleOptions so;
   so.global = o.global_ranking && !fixed;
+  if (o.apriori_share > 0) {
+    require(o.spec.pattern == Pattern::tw || o.spec.pattern == Pattern::tew, "prune_mlp",
+            "apriori tuning is for tw and tew, not " + o.spec.describe());
+    require(o.apriori_share < 0.5, "prune_mlp", "apriori_share must be below 0.5 (prune + protect lists)");
+    so.global = false;
+    so.projector = [&o](const HostMatrix& scores, const PatternSpec& spec, std::optional<double> target,
+                        const Mask& allowed) {
+      AprioriOptions a;
+      a.prune_columns = a.protect_columns = std::llround(o.apriori_share * static_cast<double>(scores.cols()));
+      a.prune_rows = a.protect_rows = std::llround(o.apriori_share * static_cast<double>(scores.rows()));
+      return apriori_tw(scores, spec, target.value_or(0.0), a, &allowed);
+    };
+  }
   if (o.score == ImportanceScore::taylor) {
     so.scores = [&](const ScheduleLayer& layer) {
       if (taylor.empty()) taylor = taylor_scores(mlp, x, labels, ft.batch_size, o.taylor_batches);

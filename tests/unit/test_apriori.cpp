@@ -138,5 +138,25 @@ TEST(Apriori, RejectsBadInput) {
   expect_error([&] { apriori_tw(s, tw_spec(4), 0.5, {}); }, "(2, 3)");
 }
 
+TEST(Apriori, StaysInsideAnAllowedMask) {
+  for (Pattern p : {Pattern::tw, Pattern::tew}) {
+    PatternSpec spec;
+    spec.pattern = p;
+    spec.g = 8;
+    const HostMatrix first_scores = uniform_scores(48, 40, 21);
+    const HostMatrix later_scores = uniform_scores(48, 40, 22);
+    AprioriOptions a;
+    a.prune_columns = a.protect_columns = 3;
+    a.prune_rows = a.protect_rows = 4;
+    const Mask allowed = apriori_tw(first_scores, spec, 0.4, a).combined();
+    const PatternMask later = apriori_tw(later_scores, spec, 0.6, a, &allowed);
+    const Mask all = later.combined();
+    for (std::size_t i = 0; i < all.keep.size(); ++i)
+      ASSERT_TRUE(!all.keep[i] || allowed.keep[i]) << "element " << i << " came back (" << spec.describe() << ")";
+    EXPECT_TRUE(validate_mask(later.mask, spec).ok()) << validate_mask(later.mask, spec).problem;
+    EXPECT_GE(all.sparsity(), 0.6 - 0.05) << spec.describe();
+  }
+}
+
 }  // namespace
 }  // namespace tilesparse

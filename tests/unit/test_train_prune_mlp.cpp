@@ -166,5 +166,36 @@ TEST(PruneMlp, BadOptionsAreRejected) {
   EXPECT_THROW(prune_mlp(mlp, d.x, d.y, o), Error);
 }
 
+// Apriori tuning through the staged schedule (apriori_tw keeps each stage inside the
+// previous mask: Apriori.StaysInsideAnAllowedMask): the result validates, each layer gets the target
+// (per-layer ranking), and a non-TW pattern or a share of 0.5 is refused.
+TEST(PruneMlp, AprioriTuningValidatesAndMeetsTheTarget) {
+  const Data d = blobs(200, 36, 4, 6);
+  Mlp mlp = trained_mlp(d);
+  MlpPruneOptions o;
+  o.spec = PatternSpec::from_params("tw", {{"g", "16"}});
+  o.sparsity = 0.6;
+  o.stages = 3;
+  o.apriori_share = 0.1;
+  o.finetune.batch_size = 32;
+  const MlpPruneReport r = prune_mlp(mlp, d.x, d.y, o);
+  ASSERT_EQ(r.weights.size(), 2u);
+  for (std::size_t i = 0; i < r.weights.size(); ++i) {
+    EXPECT_TRUE(validate(r.weights[i]).ok()) << validate(r.weights[i]).problem;
+    EXPECT_NEAR(r.layers[i].sparsity, 0.6, 0.1) << "layer " << i;  // within a tile row or column
+    const Mask& m = mlp.layers[r.layers[i].layer].mask;
+    const HostMatrix& w = mlp.layers[r.layers[i].layer].w;
+    for (std::int64_t k = 0; k < w.rows(); ++k)
+      for (std::int64_t n = 0; n < w.cols(); ++n)
+        if (!m(k, n)) ASSERT_EQ(w.values()[k * w.cols() + n], 0.0f);
+  }
+  Mlp other = trained_mlp(d);
+  o.spec = PatternSpec::from_params("bw", {{"bk", "4"}, {"bn", "4"}});
+  EXPECT_THROW(prune_mlp(other, d.x, d.y, o), Error);
+  o.spec = PatternSpec::from_params("tw", {{"g", "16"}});
+  o.apriori_share = 0.5;
+  EXPECT_THROW(prune_mlp(other, d.x, d.y, o), Error);
+}
+
 }  // namespace
 }  // namespace tilesparse

@@ -29,10 +29,12 @@ struct AprioriOptions {
 // Share of the elements of each column (size N) that `ew` keeps; 0 for K = 0.
 std::vector<double> kept_share_per_column(const Mask& ew);
 
-// TW or TEW (spec.pattern) at `sparsity`, with the EW-informed priorities. scores as for
-// project(). Errors: another pattern, negative counts, the counts of a kind overlapping
-// (prune + protect > N columns).
+// TW or TEW (spec.pattern) at `sparsity`, with the EW-informed priorities. scores and
+// allowed as for project() (allowed: only those elements may be kept, so a staged
+// schedule's masks only shrink; the EW reference is taken inside it too). Errors:
+// another pattern, negative counts, the counts of a kind overlapping (prune + protect >
+// N columns).
 PatternMask apriori_tw(const HostMatrix& scores, const PatternSpec& spec, double sparsity,
-                       const AprioriOptions& options);
+                       const AprioriOptions& options, const Mask* allowed = nullptr);
 
 }  // namespace tilesparse

@@ -6,6 +6,7 @@
 // set, so masks only shrink: an element pruned at one stage stays pruned at every later
 // one (project(..., allowed) in prune/project.hpp says how each pattern enforces it).
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct ScheduleOptions {
   bool global = false;
   // Importance of a layer's current weight; empty = magnitude |w|.
   std::function<HostMatrix(const ScheduleLayer&)> scores;
+  // Per-layer mode only: the projector (scores, spec, target, allowed); empty = project().
+  // E.g. apriori_tw for TW with EW-informed priorities.
+  std::function<PatternMask(const HostMatrix&, const PatternSpec&, std::optional<double>, const Mask&)> projector;
   // Called after every stage with the new masks in place and pruned weights zeroed, e.g.
   // to fine-tune. It may change weights (pruned elements are zeroed again afterwards, so
   // the masks stay the truth); masks and shapes must stay as they are.

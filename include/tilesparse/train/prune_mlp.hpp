@@ -38,6 +38,10 @@ struct MlpPruneOptions {
   // nm/24 only: search a K permutation per pruned layer that has a previous layer, and
   // apply it to the pair (the network's function is unchanged) before each projection.
   bool permute = false;
+  // tw/tew only, > 0: apriori tuning (prune/apriori.hpp) at every stage, per layer (no
+  // global ranking): this share of a layer's columns, and of its K rows counted as rows
+  // of tiles, goes to each of the four lists (prune first / protect, columns / rows).
+  double apriori_share = 0;
   TrainOptions finetune;  // epochs is ignored (stages x epochs_per_stage)
 };
 
