@@ -51,6 +51,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "backends/cuda/async_copy.cuh"
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/tw_launch.hpp"
 
@@ -90,21 +91,6 @@ struct SimtTile {
   static_assert(smem_floats * 4 <= 48 * 1024, "static shared memory");
 };
 
-__device__ __forceinline__ std::uint32_t smem_address(const void* p) {
-  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
-}
-// Zero-filling copies: with valid false nothing is read and the destination gets zeros.
-__device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async4(std::uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 4 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 
 // Position of activation (k, m) in a stage's As: k-rows padded by 4 floats, so the
 // row-major gather (a warp = 8 consecutive k x 4 consecutive m) hits banks 4k + m % 4,

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 
+#include "backends/cuda/async_copy.cuh"
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/tw_launch.hpp"
 
@@ -96,24 +97,12 @@ __device__ __forceinline__ void wgmma(Tag<__nv_bfloat16, 128>, float (&d)[64], s
       : "l"(da), "l"(db), "r"(1), "n"(TA));
 }
 
-__device__ __forceinline__ std::uint32_t smem_address(const void* p) {
-  return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
-}
-
 // Shared-memory matrix descriptor, 128-byte swizzle (PTX ISA, wgmma matrix descriptor).
 __device__ __forceinline__ std::uint64_t descriptor(std::uint32_t address, std::uint32_t lbo, std::uint32_t sbo) {
   return static_cast<std::uint64_t>((address & 0x3FFFF) >> 4) | (static_cast<std::uint64_t>(lbo >> 4) << 16) |
          (static_cast<std::uint64_t>(sbo >> 4) << 32) | (1ull << 62);
 }
 
-__device__ __forceinline__ void cp_async16(std::uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 // Makes this thread's shared-memory writes (cp.async, st.shared) visible to wgmma.
 __device__ __forceinline__ void fence_async_proxy() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }

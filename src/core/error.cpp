@@ -18,17 +18,13 @@ Error::Error(std::string op, std::string reason, std::string shapes)
       reason_(std::move(reason)),
       shapes_(std::move(shapes)) {}
 
-std::string shape_str(std::initializer_list<std::int64_t> dims) {
-  std::ostringstream os;
-  os << '[';
-  bool first = true;
-  for (auto d : dims) {
-    if (!first) os << 'x';
-    os << d;
-    first = false;
+std::string shape_str(std::span<const std::int64_t> dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(dims[i]);
   }
-  os << ']';
-  return os.str();
+  return s + "]";
 }
 
 }  // namespace tilesparse

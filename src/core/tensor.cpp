@@ -47,21 +47,10 @@ ElemType elem_type_of(DType t) {
   return ElemType::f32;
 }
 
-namespace {
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += 'x';
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-}  // namespace
-
 std::int64_t Tensor::numel() const {
   // Messages are built only on failure: numel() runs on every array a file holds.
   for (auto d : shape)
-    if (d < 0) throw Error("Tensor::numel", "negative dimension " + std::to_string(d), shape_text(shape));
+    if (d < 0) throw Error("Tensor::numel", "negative dimension " + std::to_string(d), shape_str(shape));
   // As the safetensors reader counts: an empty dimension empties the tensor whatever the
   // others are, so [huge, huge, 0] is 0 elements, not an overflow.
   for (auto d : shape)
@@ -69,7 +58,7 @@ std::int64_t Tensor::numel() const {
   std::int64_t n = 1;
   for (auto d : shape)
     if (__builtin_mul_overflow(n, d, &n))
-      throw Error("Tensor::numel", "element count overflows int64", shape_text(shape));
+      throw Error("Tensor::numel", "element count overflows int64", shape_str(shape));
   return n;
 }
 

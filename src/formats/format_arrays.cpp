@@ -8,15 +8,6 @@ namespace {
 
 constexpr const char* kOp = "from_arrays";
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += 'x';
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 // Element count of a shape read from a file, or -1 when a dimension is negative or the
 // product overflows.
 std::int64_t safe_numel(const std::vector<std::int64_t>& shape) {
@@ -33,13 +24,13 @@ const Tensor& typed_array(const FormatArrays& fa, const std::string& name, ElemT
           "array '" + name + "' has element type " + std::string(to_string(t.type)) + ", expected " +
               std::string(to_string(type)));
   const std::int64_t numel = safe_numel(t.shape);
-  require(numel >= 0, kOp, "array '" + name + "' has an invalid shape " + shape_text(t.shape));
+  require(numel >= 0, kOp, "array '" + name + "' has an invalid shape " + shape_str(t.shape));
   std::int64_t nbytes = 0;
   require(!__builtin_mul_overflow(numel, static_cast<std::int64_t>(size_of(type)), &nbytes) &&
               static_cast<std::int64_t>(t.bytes.size()) == nbytes,
           kOp,
           "array '" + name + "' holds " + std::to_string(t.bytes.size()) + " bytes, its shape " +
-              shape_text(t.shape) + " needs " + std::to_string(numel) + " x " + std::to_string(size_of(type)));
+              shape_str(t.shape) + " needs " + std::to_string(numel) + " x " + std::to_string(size_of(type)));
   return t;
 }
 
@@ -77,7 +68,7 @@ Tensor values_tensor(const std::vector<float>& values, DType dtype, std::vector<
   const auto count = static_cast<std::int64_t>(values.size());
   Tensor t = to_tensor(HostMatrix(1, count, dtype, values));
   t.shape = std::move(shape);
-  require(t.numel() == count, "to_arrays", "values do not fill shape " + shape_text(t.shape));
+  require(t.numel() == count, "to_arrays", "values do not fill shape " + shape_str(t.shape));
   return t;
 }
 
@@ -85,14 +76,14 @@ const Tensor& checked_array(const FormatArrays& fa, const std::string& name, Ele
                             const std::vector<std::int64_t>& shape) {
   const Tensor& t = typed_array(fa, name, type);
   require(t.shape == shape, kOp,
-          "array '" + name + "' has shape " + shape_text(t.shape) + ", expected " + shape_text(shape));
+          "array '" + name + "' has shape " + shape_str(t.shape) + ", expected " + shape_str(shape));
   return t;
 }
 
 const Tensor& checked_array_1d(const FormatArrays& fa, const std::string& name, ElemType type) {
   const Tensor& t = typed_array(fa, name, type);
   require(t.shape.size() == 1, kOp,
-          "array '" + name + "' has shape " + shape_text(t.shape) + ", expected a 1-d array");
+          "array '" + name + "' has shape " + shape_str(t.shape) + ", expected a 1-d array");
   return t;
 }
 

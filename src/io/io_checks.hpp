@@ -44,24 +44,14 @@ inline std::optional<std::int64_t> checked_nbytes(std::span<const std::int64_t> 
   return n;
 }
 
-// "[2x3]" for any rank ("[]" for a scalar).
-inline std::string shape_text(std::span<const std::int64_t> shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += 'x';
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 // A writer never produces a file its reader would reject: the tensor's bytes must
 // match its shape and element type.
 inline void require_consistent(const Tensor& t, std::string_view op, const std::string& what) {
   const auto need = checked_nbytes(t.shape, size_of(t.type));
-  require(need.has_value(), op, what + ": shape " + shape_text(t.shape) + " is negative or overflows");
+  require(need.has_value(), op, what + ": shape " + shape_str(t.shape) + " is negative or overflows");
   require(static_cast<std::uint64_t>(*need) == t.bytes.size(), op,
           what + ": holds " + std::to_string(t.bytes.size()) + " bytes but " + std::string(to_string(t.type)) + " " +
-              shape_text(t.shape) + " needs " + std::to_string(*need));
+              shape_str(t.shape) + " needs " + std::to_string(*need));
 }
 
 }  // namespace tilesparse::io_detail

@@ -17,7 +17,6 @@ namespace {
 
 using io_detail::checked_nbytes;
 using io_detail::Reject;
-using io_detail::shape_text;
 
 constexpr std::string_view kMagic = "\x93NUMPY";
 // numpy aligns the start of the data to 64 bytes (so that memory maps are aligned).
@@ -194,11 +193,11 @@ Tensor parse_npy(std::span<const std::byte> bytes, const std::string& source) {
   Tensor t{type, dict_entry<std::vector<std::int64_t>>(dict, "shape", "a tuple of integers", reject), {}};
 
   const auto need = checked_nbytes(t.shape, size_of(type));
-  if (!need) reject("shape " + shape_text(t.shape) + " overflows int64");
+  if (!need) reject("shape " + shape_str(t.shape) + " overflows int64");
   const auto data = bytes.subspan(header_start + header_len);
   if (data.size() != static_cast<std::uint64_t>(*need))
     reject("data has " + std::to_string(data.size()) + " bytes but '" + std::string(descr_of(type)) + "' " +
-           shape_text(t.shape) + " needs " + std::to_string(*need));
+           shape_str(t.shape) + " needs " + std::to_string(*need));
   t.bytes.assign(data.begin(), data.end());
   return t;
 }

@@ -17,7 +17,6 @@ namespace {
 using nlohmann::json;
 using io_detail::checked_nbytes;
 using io_detail::Reject;
-using io_detail::shape_text;
 
 constexpr std::string_view kMetadataKey = "__metadata__";
 
@@ -114,7 +113,7 @@ Entry parse_entry(const std::string& name, const json& v, std::int64_t data_size
   for (std::size_t i = 0; i < shape.size(); ++i)
     e.tensor.shape.push_back(non_negative(shape[i], what + ": shape[" + std::to_string(i) + "]", reject));
   const auto nbytes = checked_nbytes(e.tensor.shape, size_of(e.tensor.type));
-  reject.unless(nbytes.has_value(), what + ": shape " + shape_text(e.tensor.shape) + " overflows int64");
+  reject.unless(nbytes.has_value(), what + ": shape " + shape_str(e.tensor.shape) + " overflows int64");
 
   const json& offsets = field(v, "data_offsets", name, reject);
   reject.unless(offsets.is_array() && offsets.size() == 2,
@@ -127,7 +126,7 @@ Entry parse_entry(const std::string& name, const json& v, std::int64_t data_size
                 what + ": " + range + " extend beyond the data section (" + std::to_string(data_size) + " bytes)");
   reject.unless(e.end - e.begin == *nbytes, what + ": " + range + " span " + std::to_string(e.end - e.begin) +
                                                 " bytes but " + std::string(to_string(e.tensor.type)) + " " +
-                                                shape_text(e.tensor.shape) + " needs " + std::to_string(*nbytes));
+                                                shape_str(e.tensor.shape) + " needs " + std::to_string(*nbytes));
   return e;
 }
 

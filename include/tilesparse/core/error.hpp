@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,11 @@ class Error : public std::runtime_error {
   std::string shapes_;
 };
 
-// "[7x96]"-style rendering of a shape for messages.
-std::string shape_str(std::initializer_list<std::int64_t> dims);
+// "[7x96]"-style rendering of a shape for messages ("[]" for a scalar).
+std::string shape_str(std::span<const std::int64_t> dims);
+inline std::string shape_str(std::initializer_list<std::int64_t> dims) {
+  return shape_str(std::span<const std::int64_t>(dims.begin(), dims.size()));
+}
 
 // Throws Error(op, reason, shapes) when cond is false.
 inline void require(bool cond, std::string_view op, const std::string& reason,
