@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <random>
 
 #include "test_util.hpp"
 #include "tilesparse/core/error.hpp"
@@ -144,38 +145,75 @@ TEST(Permutation, PartialLastGroupReachesOptimumOverAllOrders) {
     }
 }
 
-TEST(Permutation, ApexEfficacyOn64x128) {
-  // apex's table: one random 64-channel (our K) x 128-filter (our N) matrix, 2:4, stripe
-  // groups of 8 columns, no regressions: efficacy 35.5%. Efficacy varies by matrix
-  // (about 30-38% here), so we report several matrices and assert on their mean; that
-  // mean (33.4% over 10 matrices when measured) is below apex's single 35.5%.
-  PermutationOptions apex;
-  apex.escape_attempts = 0;
+// apex's test input: `np.random.seed(seed); np.random.rand(rows, cols)` (permutation_test.py,
+// legacy RandomState). Its integer seeding is MT19937's init_genrand, so std::mt19937
+// draws the same 32-bit words, and rand() turns each pair into a 53-bit double.
+std::vector<double> numpy_legacy_rand(std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
+  std::mt19937 words(seed);
+  std::vector<double> v(static_cast<std::size_t>(rows * cols));
+  for (auto& x : v) {
+    const double hi = words() >> 5, lo = words() >> 6;
+    x = (hi * 67108864.0 + lo) / 9007199254740992.0;
+  }
+  return v;
+}
+
+TEST(Permutation, ApexEfficacyOnApexsOwnMatrix) {
+  // apex's README table: a random 128-filter x 64-channel matrix (seed 1), 2:4 along the
+  // channels, optimize_stripe_groups with 8 columns and no regressions: efficacy 35.5%.
+  // Their matrix is filters x channels; ours is K (channels) x N (filters).
+  const std::int64_t filters = 128, channels = 64;
+  const std::vector<double> apex = numpy_legacy_rand(filters, channels, 1);
+  HostMatrix s(channels, filters);
+  double total = 0;
+  for (std::int64_t f = 0; f < filters; ++f)
+    for (std::int64_t c = 0; c < channels; ++c) {
+      s.set(c, f, static_cast<float>(apex[f * channels + c]));
+      total += apex[f * channels + c];
+    }
+  // The magnitudes apex prints for this input ("unpruned", "default 2:4", "50% rows")
+  // prove the reproduction before any search runs.
+  EXPECT_NEAR(total, 4083.169, 5e-3);
+  PermutationOptions apex_setting;
+  apex_setting.escape_attempts = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = search_nm_permutation(s, 2, 4, apex_setting);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  expect_consistent(r, s, 2, 4);
+  EXPECT_NEAR(r.kept_before, 2852.376, 5e-3);
+  EXPECT_NEAR(r.upper_bound, 3042.332, 5e-3);
+  std::printf("[ permutation ] apex's 64x128 matrix, 2:4, 2 stripes, no regressions: kept %.3f (apex 2919.757), "
+              "efficacy %.1f%% (apex 35.5%%), %.3f s\n",
+              r.kept_after, 100 * r.efficacy, secs);
+  // apex prints one decimal: 35.5% is their 2919.757 kept (GPU; 2919.759 on their CPU
+  // path), efficacy 0.35472. Hold ours to the same magnitude and the same printed figure.
+  EXPECT_GE(r.kept_after, 2919.757 - 5e-3);
+  EXPECT_GE(std::round(1000 * r.efficacy) / 10, 35.5);
+
+  const auto with_escapes = search_nm_permutation(s, 2, 4);  // defaults: 100 escape attempts
+  std::printf("[ permutation ] same, 100 escape attempts: efficacy %.1f%% (apex 35.5%%)\n", 100 * with_escapes.efficacy);
+  expect_consistent(with_escapes, s, 2, 4);
+  EXPECT_GE(with_escapes.kept_after, r.kept_after - 1e-9);  // escapes keep the best order seen
+  EXPECT_LE(with_escapes.escapes_used, 100);
+}
+
+TEST(Permutation, EfficacySpreadOverRandomMatrices) {
+  // Efficacy depends on the matrix: report the spread over ten more 64x128 inputs at the
+  // apex setting (30-38% when measured, mean 33.4%), and hold the mean to a floor.
+  PermutationOptions apex_setting;
+  apex_setting.escape_attempts = 0;
   double sum = 0;
   const int matrices = 10;
   for (int seed = 0; seed < matrices; ++seed) {
     const HostMatrix s = random_scores(64, 128, 2021 + seed);
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto r = search_nm_permutation(s, 2, 4, apex);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("[ permutation ] 64x128 2:4 apex setting, matrix %d: before %.3f after %.3f upper %.3f efficacy "
-                "%.1f%% (%.3f s)\n",
-                seed, r.kept_before, r.kept_after, r.upper_bound, 100 * r.efficacy, secs);
+    const auto r = search_nm_permutation(s, 2, 4, apex_setting);
+    std::printf("[ permutation ] 64x128 2:4 apex setting, matrix %d: before %.3f after %.3f upper %.3f efficacy %.1f%%\n",
+                seed, r.kept_before, r.kept_after, r.upper_bound, 100 * r.efficacy);
     expect_consistent(r, s, 2, 4);
     sum += r.efficacy;
   }
-  std::printf("[ permutation ] mean efficacy %.1f%% (apex reports 35.5%% for its one matrix)\n", 100 * sum / matrices);
+  std::printf("[ permutation ] mean efficacy %.1f%%\n", 100 * sum / matrices);
   EXPECT_GE(sum / matrices, 0.32);
-
-  const HostMatrix s = random_scores(64, 128, 2021);
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto r = search_nm_permutation(s, 2, 4);  // defaults: 100 escape attempts
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[ permutation ] 64x128 2:4 defaults (100 escapes), matrix 0: efficacy %.1f%% (%.3f s)\n",
-              100 * r.efficacy, secs);
-  expect_consistent(r, s, 2, 4);
-  EXPECT_GE(r.kept_after, search_nm_permutation(s, 2, 4, apex).kept_after - 1e-9);  // escapes keep the best
-  EXPECT_LE(r.escapes_used, 100);
 }
 
 TEST(Permutation, AnyGroupSize) {
