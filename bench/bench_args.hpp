@@ -1,10 +1,12 @@
 #pragma once
 // Command-line lists of tilesparse-bench, parsed and checked: comma lists of names,
-// sparsities, tile widths, and the epilogue choice. Header-only and free of CUDA so the
+// sparsities, tile widths, forced kernels, and the epilogue choice. Header-only and free of CUDA so the
 // CPU unit tests cover it (tests/unit/test_bench_args.cpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -104,6 +106,25 @@ inline std::vector<std::string> parse_names(const std::string& s, const std::vec
     if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
   }
   require(!out.empty(), "bench", flag + ": empty list");
+  return out;
+}
+
+// --kernel: a comma list of dispatch-table entry names to force (gpu::DeviceOptions::kernel),
+// at most one per pattern; each applies to the rows of its pattern, the others keep the
+// table's choice. `pattern_of(name)` gives an entry's pattern, or none for an unknown
+// name (tilesparse::kernel_pattern). Empty: nothing forced.
+template <class PatternOf>
+std::map<Pattern, std::string> parse_forced_kernels(const std::string& s, PatternOf pattern_of,
+                                                    const std::string& flag) {
+  std::map<Pattern, std::string> out;
+  for (const auto& name : split(s)) {
+    const std::optional<Pattern> p = pattern_of(name);
+    require(p.has_value(), "bench", flag + ": unknown kernel '" + name + "' (a dispatch-table entry, e.g. cuda.tw.mma)");
+    const auto [it, added] = out.emplace(*p, name);
+    require(added || it->second == name, "bench",
+            flag + ": " + it->second + " and " + name + " are both kernels of pattern " + std::string(to_string(*p)) +
+                "; force one per run");
+  }
   return out;
 }
 

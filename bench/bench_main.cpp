@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <future>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "bench/bench_args.hpp"
@@ -118,6 +120,22 @@ ts::perf::Ceilings measure_ceilings(tb::Context& ctx, const std::string& device)
   return c;
 }
 
+// The default ceilings file of a device: its model word, "NVIDIA H100 80GB HBM3" ->
+// bench/device_h100.json, so each GPU keeps its own measured ceilings.
+std::string default_ceilings_path(const std::string& device) {
+  std::istringstream words(device);
+  std::string word, model;
+  while (words >> word)
+    if (word != "NVIDIA") {
+      model = word;
+      break;
+    }
+  std::string slug;
+  for (const char ch : model)
+    if (std::isalnum(static_cast<unsigned char>(ch))) slug += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return "bench/device_" + (slug.empty() ? std::string("gpu") : slug) + ".json";
+}
+
 Layout parse_layout(const std::string& s) { return s == "transposed" ? Layout::transposed : Layout::row_major; }
 
 // What one dtype of one shape needs across kernels: inputs in each layout, the dense
@@ -137,6 +155,7 @@ struct Sweep {
   std::vector<Layout> layouts;
   tb::EpilogueChoice epilogue;
   bool fuse = true, compact = false;
+  std::map<ts::Pattern, std::string> forced_kernels;  // --kernel: table entry per pattern
 };
 
 struct Tally {
@@ -184,8 +203,10 @@ void run_one(tb::Context& ctx, const Sweep& sw, const tb::Shape& sh, const Kerne
     opt.layout = layout;
     opt.fuse_epilogue = sw.fuse;
     opt.compact_output = compact;
+    if (const auto forced = sw.forced_kernels.find(spec.pattern); forced != sw.forced_kernels.end())
+      opt.kernel = forced->second;
     r = tb::measure(ctx, dw, in.a.at(layout), c, opt, ref, col_map);
-  } catch (const ts::Error& e) {  // no kernel for this pattern, dtype or layout
+  } catch (const ts::Error& e) {  // no kernel for this pattern, dtype, layout or device, or the forced one does not fit
     if (is_base) in.base_us.erase(layout);
     return skip(e.what());
   }
@@ -323,8 +344,9 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   std::string shapes_path = "bench/shapes.csv", suites, ids, kernels = "cublas,cusparse-csr,cusparselt-24";
   std::string dtypes = "f16", sparsities = "0.5,0.75,0.9", groups = "32,64,128", layouts = "row_major,transposed";
-  std::string epilogue = "none", out_path, ceilings_path = "bench/device_h100.json", commit = "unknown";
+  std::string epilogue = "none", out_path, ceilings_path, commit = "unknown";
   std::string chain_dims = "1024,4096,1024";
+  std::string forced_kernels;
   int warmup = 5, runs = 50;
   double delta = 0.05, chain_sparsity = 0.75;
   std::int64_t chain_m = 4096, chain_g = 128;
@@ -344,6 +366,10 @@ int main(int argc, char** argv) {
                  "comma list of row_major, transposed (Aᵀ in, Cᵀ out; cublas, cusparse-csr, tw, tew only); each "
                  "layout's rows are compared with cuBLAS in the same layout");
   app.add_option("--epilogue", epilogue, "none, bias, bias-relu or bias-gelu: bias on the device, given to cuBLAS too");
+  app.add_option("--kernel", forced_kernels,
+                 "comma list of dispatch-table entries to run instead of the table's choice, at most one per pattern "
+                 "(e.g. cuda.tw.mma,cuda.tew.mma to time the mma.sync kernels where cuda.tw.wgmma would run); "
+                 "params.impl of each row names the kernel that ran");
   app.add_flag("--unfused", unfused, "run the epilogue as a separate pass even where a kernel fuses it");
   app.add_flag("--compact-output", compact, "tw: write only the kept output columns (the bound counts those bytes)");
   app.add_flag("--chain", chain, "time the layer chain breakdown (TW row-major/transposed, unfused/fused, vs cuBLAS) "
@@ -353,7 +379,9 @@ int main(int argc, char** argv) {
   app.add_option("--chain-g", chain_g, "chain: TW tile width")->check(CLI::PositiveNumber);
   app.add_option("--chain-sparsity", chain_sparsity, "chain: TW sparsity of every layer")->check(CLI::Range(0.0, 1.0));
   app.add_option("--out", out_path, "JSON lines file to append to (default: none)");
-  app.add_option("--ceilings", ceilings_path, "roofline ceilings JSON (measured and written if missing)");
+  app.add_option("--ceilings", ceilings_path,
+                 "roofline ceilings JSON, measured and written if missing (default bench/device_<model>.json, e.g. "
+                 "device_h100.json)");
   app.add_flag("--measure-ceilings", remeasure, "measure the ceilings again and overwrite the file");
   app.add_flag("--ceilings-only", measure_only, "stop after the ceilings");
   app.add_option("--commit", commit, "commit id recorded in each row");
@@ -378,12 +406,14 @@ int main(int argc, char** argv) {
     sw.epilogue = tb::parse_epilogue(epilogue);
     sw.fuse = !unfused;
     sw.compact = compact;
+    sw.forced_kernels = tb::parse_forced_kernels(forced_kernels, ts::kernel_pattern, "--kernel");
     tb::ChainConfig cc;
     cc.m = chain_m;
     cc.dims = tb::parse_positive_ints(chain_dims, "--chain-dims", /*keep_repeats=*/true);
     cc.g = chain_g;
     cc.sparsity = chain_sparsity;
     cc.layouts = sw.layouts;
+    if (sw.forced_kernels.contains(ts::Pattern::tw)) cc.tw_kernel = sw.forced_kernels.at(ts::Pattern::tw);
     ts::require(cc.dims.size() >= 2, "bench", "--chain-dims: need at least two feature sizes");
     // Checked here, not mid-sweep: `tew` at s needs tw at s + delta, capped at 1 by the projector.
     for (const auto& k : sw.kernels) k.spec.check();
@@ -411,6 +441,7 @@ int main(int argc, char** argv) {
       }
     }
 
+    if (!dry_run && ceilings_path.empty()) ceilings_path = default_ceilings_path(ctx.device);
     if (!dry_run && (remeasure || !std::filesystem::exists(ceilings_path))) {
       const auto c = measure_ceilings(ctx, ctx.device);
       c.save(ceilings_path);
@@ -418,7 +449,13 @@ int main(int argc, char** argv) {
                   c.copy_gbps, c.peak_tflops_f32, c.peak_tflops_f16, c.peak_tflops_bf16, ceilings_path.c_str());
     }
     if (measure_only) return 0;
-    if (!dry_run) ctx.ceilings = ts::perf::Ceilings::load(ceilings_path);
+    if (!dry_run) {
+      ctx.ceilings = ts::perf::Ceilings::load(ceilings_path);
+      // Bounds from another GPU's ceilings would be silently wrong.
+      ts::require(ctx.ceilings.device == ctx.device, "bench",
+                  "'" + ceilings_path + "' holds the ceilings of '" + ctx.ceilings.device + "', not of this '" +
+                      ctx.device + "': pass that device's --ceilings file or --measure-ceilings to measure these");
+    }
 
     if (chain) {
       bool ok = true;
@@ -428,6 +465,8 @@ int main(int argc, char** argv) {
 
     const auto shapes = tb::read_shapes(shapes_path, tb::split(suites), tb::split(ids));
     ts::require(!shapes.empty(), "bench", "no shape of '" + shapes_path + "' matches --suites/--ids");
+    for (const auto& [pattern, name] : sw.forced_kernels)
+      std::printf("# %s rows run %s\n", std::string(ts::to_string(pattern)).c_str(), name.c_str());
     print_header();
     const auto t_start = std::chrono::steady_clock::now();
     Tally tally;

@@ -118,6 +118,7 @@ bool run_chain(Context& ctx, const ChainConfig& cfg, DType dt) {
         opt.activation = layers[i].activation;
         opt.layout = layout;
         opt.fuse_epilogue = fuse;
+        if (tw) opt.kernel = cfg.tw_kernel;
         gpu::matmul(*in, tw ? layers[i].tw_dev : layers[i].dense_dev, outs[i], opt, *ctx.stream);
         in = &outs[i];
       }
@@ -160,7 +161,7 @@ bool run_chain(Context& ctx, const ChainConfig& cfg, DType dt) {
       all_ok = all_ok && ok;
       nlohmann::json impls = nlohmann::json::array(), shapes = nlohmann::json::array();
       for (const Layer& l : layers) {
-        impls.push_back(gpu::kernel_name(v.tw ? l.tw_dev : l.dense_dev, layout));
+        impls.push_back(v.tw ? gpu::kernel_name(l.tw_dev, layout, cfg.tw_kernel) : gpu::kernel_name(l.dense_dev, layout));
         shapes.push_back({{"k", l.k},
                           {"n", l.n},
                           {"activation", to_string(l.activation)},

@@ -16,6 +16,7 @@ struct ChainConfig {
   std::int64_t g = 128;
   double sparsity = 0.75;
   std::vector<gpu::Layout> layouts = {gpu::Layout::row_major, gpu::Layout::transposed};
+  std::string tw_kernel;  // empty: the table's choice; else forced for the TW layers (--kernel)
 };
 
 // Measures every variant for one dtype, prints a table, writes one row per variant

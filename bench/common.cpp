@@ -140,7 +140,7 @@ gpu::DeviceMatrix output_for(std::int64_t m, std::int64_t n, DType dtype, gpu::L
 Measured measure(Context& ctx, const gpu::DeviceWeight& w, const gpu::DeviceMatrix& a, gpu::DeviceMatrix& c,
                  const gpu::DeviceOptions& options, const Reference& ref, const std::vector<std::int32_t>* col_map) {
   Measured r;
-  r.impl = gpu::kernel_name(w, options.layout);
+  r.impl = gpu::kernel_name(w, options.layout, options.kernel);
   c.poison(*ctx.stream);
   gpu::matmul(a, w, c, options, *ctx.stream);
   ctx.stream->synchronize();

@@ -44,7 +44,7 @@ fi
 : >"$out/bench.log"
 run_bench() {
   echo "== tilesparse-bench $*" | tee -a "$out/bench.log"
-  timeout "${BENCH_TIMEOUT:-240}" "$build/tilesparse-bench" --ceilings bench/device_h100.json --commit "$commit" \
+  timeout "${BENCH_TIMEOUT:-240}" "$build/tilesparse-bench" --commit "$commit" \
     --out "$out/bench.jsonl" "$@" 2>&1 | tee -a "$out/bench.log"
   local rc=${PIPESTATUS[0]}
   [ "$rc" -eq 0 ] || { echo "gpu-check: bench call exited $rc: $*" | tee -a "$out/bench.log"; status=1; }
@@ -60,6 +60,7 @@ else
   # shellcheck disable=SC2086
   run_bench $bench_args
 fi
-cp bench/device_h100.json "$out/" 2>/dev/null
+# The device's ceilings (bench/device_<model>.json), measured on its first bench call.
+cp bench/device_*.json "$out/" 2>/dev/null
 echo "gpu-check: done (status $status), results in $out"
 exit $status

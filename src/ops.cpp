@@ -1,5 +1,6 @@
 #include "tilesparse/ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -51,6 +52,11 @@ struct KernelEntry {
   CudaKernel cuda = nullptr;
   bool transposed_layout = false;  // also takes Aᵀ/Cᵀ (gpu::Layout::transposed)
   bool fuses_epilogue = false;     // applies bias/activation itself
+  // The device's compute capability (major * 10 + minor) must be at least min_cc and,
+  // when only_cc_major is set, of exactly that major version: sm_90a code (wgmma) loads on
+  // 9.x only, while mma.sync code built for sm_80 runs on every later device.
+  int min_cc = 0;
+  int only_cc_major = 0;
 };
 
 template <class W, ref::Accumulator (*F)(const HostMatrix&, const W&)>
@@ -73,9 +79,10 @@ const std::vector<KernelEntry>& dispatch_table() {
 #if TILESPARSE_HAS_CUDA
     enum Features { plain = 0, transposed = 1, fused = 2 };
     const auto add_cuda = [&t](Pattern p, std::initializer_list<DType> dtypes, const char* name, CudaKernel k,
-                               int features = plain) {
+                               int features = plain, int min_cc = 0, int only_cc_major = 0) {
       for (DType d : dtypes)
-        t.push_back({p, Backend::cuda, false, d, name, nullptr, k, (features & transposed) != 0, (features & fused) != 0});
+        t.push_back({p, Backend::cuda, false, d, name, nullptr, k, (features & transposed) != 0, (features & fused) != 0,
+                     min_cc, only_cc_major});
     };
     const auto all = {DType::f32, DType::f16, DType::bf16};
     const auto half = {DType::f16, DType::bf16};
@@ -86,35 +93,102 @@ const std::vector<KernelEntry>& dispatch_table() {
     // The sparse tensor cores take 16-bit operands only.
     add_cuda(Pattern::sp24, half, "cuda.cusparselt", cuda::cusparselt_24);
 #endif
-    add_cuda(Pattern::tw, half, "cuda.tw.wgmma", cuda::tw_tensor_cores, transposed | fused);
-    add_cuda(Pattern::tw, {DType::f32}, "cuda.tw.simt", cuda::tw_cuda_cores, transposed | fused);
-    add_cuda(Pattern::tew, half, "cuda.tew.wgmma", cuda::tew_tensor_cores, transposed | fused);
-    add_cuda(Pattern::tew, {DType::f32}, "cuda.tew.simt", cuda::tew_cuda_cores, transposed | fused);
+    // TW f16/bf16: Hopper's wgmma kernel where it runs (9.x), else warp-level mma.sync (8.0+).
+    add_cuda(Pattern::tw, half, "cuda.tw.wgmma", cuda::tw_wgmma, transposed | fused, 90, 9);
+    add_cuda(Pattern::tw, half, "cuda.tw.mma", cuda::tw_mma, transposed | fused, 80);
+    add_cuda(Pattern::tw, {DType::f32}, "cuda.tw.simt", cuda::tw_simt, transposed | fused);
+    add_cuda(Pattern::tew, half, "cuda.tew.wgmma", cuda::tew_wgmma, transposed | fused, 90, 9);
+    add_cuda(Pattern::tew, half, "cuda.tew.mma", cuda::tew_mma, transposed | fused, 80);
+    add_cuda(Pattern::tew, {DType::f32}, "cuda.tew.simt", cuda::tew_simt, transposed | fused);
 #endif
     return t;
   }();
   return table;
 }
 
+// The table's entry names, each once, comma-separated.
+std::string kernel_names() {
+  std::vector<std::string> names;
+  for (const auto& e : dispatch_table())
+    if (std::find(names.begin(), names.end(), e.name) == names.end()) names.push_back(e.name);
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+std::string cc_str(int cc) { return std::to_string(cc / 10) + "." + std::to_string(cc % 10); }
+
+// What an entry needs of the device, e.g. "compute capability 9.x", or empty.
+std::string cc_requirement(const KernelEntry& e) {
+  if (e.only_cc_major > 0) return "compute capability " + std::to_string(e.only_cc_major) + ".x";
+  if (e.min_cc > 0) return "compute capability " + cc_str(e.min_cc) + " or later";
+  return "";
+}
+
+// Why the entry cannot run on a device of compute capability cc (0: no usable device),
+// or empty when it can.
+std::string cc_mismatch(const KernelEntry& e, int cc) {
+  if (cc >= e.min_cc && (e.only_cc_major == 0 || cc / 10 == e.only_cc_major)) return "";
+  return "kernel " + e.name + " needs " + cc_requirement(e) + ", " +
+         (cc == 0 ? std::string("and no usable CUDA device was found") : "the device has " + cc_str(cc));
+}
+
+// The first entry for (p, b, dt) that takes the layout and runs on a device of compute
+// capability cc (0: none); only the entry named `forced` when that is not empty. Throws
+// Error with every reason when none fits.
 const KernelEntry& find_kernel(Pattern p, Backend b, DType dt, const std::string& op, const std::string& shapes,
-                               bool transposed = false) {
-  std::string others;
+                               bool transposed = false, int cc = 0, const std::string& forced = "") {
+  std::string others, unfit;
   for (const auto& e : dispatch_table()) {
-    if (e.pattern != p || e.backend != b) continue;
+    if (e.pattern != p || e.backend != b || (!forced.empty() && e.name != forced)) continue;
     if (e.all_dtypes || e.dtype == dt) {
-      require(!transposed || e.transposed_layout, op,
-              "kernel " + e.name + " takes row-major activations only, not the transposed layout", shapes);
-      return e;
+      const std::string why = transposed && !e.transposed_layout
+                                  ? "kernel " + e.name + " takes row-major activations only, not the transposed layout"
+                                  : cc_mismatch(e, cc);
+      if (why.empty()) return e;
+      unfit += (unfit.empty() ? "" : "; ") + why;
+      continue;
     }
     others += (others.empty() ? "" : ", ") + std::string(to_string(e.dtype));
   }
-  std::string reason = "no kernel for pattern " + std::string(to_string(p)) + " on backend " +
-                       std::string(to_string(b)) + " with dtype " + std::string(to_string(dt));
+  if (!unfit.empty()) throw Error(op, unfit, shapes);
+  const std::string wanted = "pattern " + std::string(to_string(p)) + " on backend " + std::string(to_string(b)) +
+                             " with dtype " + std::string(to_string(dt));
+  if (!forced.empty()) {
+    // The named entry does not exist, or serves another pattern, backend or dtype.
+    std::string serves;
+    for (const auto& e : dispatch_table()) {
+      if (e.name != forced) continue;
+      serves += serves.empty() ? "pattern " + std::string(to_string(e.pattern)) + " on backend " +
+                                     std::string(to_string(e.backend)) + " with dtype "
+                               : ", ";
+      serves += e.all_dtypes ? std::string("any") : std::string(to_string(e.dtype));
+    }
+    if (serves.empty()) throw Error(op, "unknown kernel '" + forced + "' (the table has: " + kernel_names() + ")", shapes);
+    throw Error(op, "kernel " + forced + " runs " + serves + ", not " + wanted, shapes);
+  }
+  std::string reason = "no kernel for " + wanted;
   if (!others.empty()) reason += " (it has: " + others + ")";
 #if !TILESPARSE_HAS_CUDA
   if (b == Backend::cuda) reason += " (the library was built without CUDA)";
 #endif
   throw Error(op, reason, shapes);
+}
+
+// The compute capability find_kernel checks the entries of backend b against: device 0's
+// (major * 10 + minor, 0 without a usable device) for CUDA, queried once.
+int capability_of(Backend b) {
+#if TILESPARSE_HAS_CUDA
+  if (b == Backend::cuda) {
+    static const int cc = [] {
+      const gpu::DeviceInfo info = gpu::device_info();
+      return info.present ? info.cc_major * 10 + info.cc_minor : 0;
+    }();
+    return cc;
+  }
+#endif
+  (void)b;
+  return 0;
 }
 
 void check_operands(const std::string& op, std::int64_t a_cols, std::int64_t k, std::int64_t n,
@@ -139,10 +213,23 @@ bool has_kernel(Pattern pattern, Backend backend, DType dtype) {
 std::vector<std::string> available_kernels() {
   std::vector<std::string> names;
   for (const auto& e : dispatch_table()) {
+    const std::string needs = cc_requirement(e);
     names.push_back(std::string(to_string(e.pattern)) + "/" + std::string(to_string(e.backend)) + "/" +
-                    (e.all_dtypes ? std::string("any") : std::string(to_string(e.dtype))) + ": " + e.name);
+                    (e.all_dtypes ? std::string("any") : std::string(to_string(e.dtype))) + ": " + e.name +
+                    (needs.empty() ? "" : " (" + needs + ")"));
   }
   return names;
+}
+
+std::string select_kernel(Pattern pattern, Backend backend, DType dtype, bool transposed_layout, int compute_capability,
+                          const std::string& forced) {
+  return find_kernel(pattern, backend, dtype, op_name(pattern), "", transposed_layout, compute_capability, forced).name;
+}
+
+std::optional<Pattern> kernel_pattern(const std::string& name) {
+  for (const auto& e : dispatch_table())
+    if (e.name == name) return e.pattern;
+  return std::nullopt;
 }
 
 #if TILESPARSE_HAS_CUDA
@@ -150,9 +237,9 @@ namespace gpu {
 
 std::string_view to_string(Layout l) { return l == Layout::row_major ? "row_major" : "transposed"; }
 
-std::string kernel_name(const DeviceWeight& w, Layout layout) {
-  const std::string op = op_name(w.pattern());
-  return find_kernel(w.pattern(), Backend::cuda, w.dtype(), op, "", layout == Layout::transposed).name;
+std::string kernel_name(const DeviceWeight& w, Layout layout, const std::string& kernel) {
+  return select_kernel(w.pattern(), Backend::cuda, w.dtype(), layout == Layout::transposed,
+                       capability_of(Backend::cuda), kernel);
 }
 
 void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const DeviceOptions& options,
@@ -183,7 +270,8 @@ void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const
               std::string(tilesparse::to_string(w.dtype())) + ", C " + std::string(tilesparse::to_string(c.dtype())) +
               ")",
           shapes);
-  const KernelEntry& e = find_kernel(p, Backend::cuda, w.dtype(), op, shapes, transposed);
+  const KernelEntry& e =
+      find_kernel(p, Backend::cuda, w.dtype(), op, shapes, transposed, capability_of(Backend::cuda), options.kernel);
   const float* bias = options.bias ? static_cast<const float*>(options.bias->data()) : nullptr;
   const bool fuse = e.fuses_epilogue && options.fuse_epilogue;
   require(!options.compact_output || fuse, op, "compact output needs the fused epilogue", shapes);
@@ -223,7 +311,7 @@ void matmul(const HostMatrix& a, const Weight& w, HostMatrix& c, const MatmulOpt
   const std::string shapes = "A " + shape_str({a.rows(), a.cols()}) + ", W " + shape_str({k, n});
   check_operands(op, a.cols(), k, n, options.epilogue, shapes);
   const DType dt = a.dtype();
-  const KernelEntry& entry = find_kernel(p, options.backend, dt, op, shapes);
+  const KernelEntry& entry = find_kernel(p, options.backend, dt, op, shapes, false, capability_of(options.backend));
 #if TILESPARSE_HAS_CUDA
   if (entry.cuda) {
     // Convenience path (tests, tools): copies in and out around the device matmul; the

@@ -28,12 +28,15 @@ void cublas_dense(const Args& x);
 // layout cuSPARSE reads fastest), bw is BSR of Wᵀ (row-major only).
 void cusparse_csr(const Args& x);
 void cusparse_bsr(const Args& x);
-// Our TW kernels (tw_matmul.cpp): tensor cores for f16/bf16, CUDA cores for f32; both
-// layouts, fused epilogue. TEW adds its CSR residual in one pass before the TW launch.
-void tw_tensor_cores(const Args& x);
-void tw_cuda_cores(const Args& x);
-void tew_tensor_cores(const Args& x);
-void tew_cuda_cores(const Args& x);
+// Our TW kernels (tw_matmul.cpp), both layouts, fused epilogue: f16/bf16 on the tensor
+// cores through wgmma (sm_90a, compute capability 9.x only) or mma.sync (sm_80+), f32 on
+// the CUDA cores (simt). TEW adds its CSR residual in one pass before the TW launch.
+void tw_wgmma(const Args& x);
+void tw_mma(const Args& x);
+void tw_simt(const Args& x);
+void tew_wgmma(const Args& x);
+void tew_mma(const Args& x);
+void tew_simt(const Args& x);
 #if TILESPARSE_HAS_CUSPARSELT
 // cuSPARSELt on the 2:4 sparse tensor cores (f16/bf16): compression once per weight,
 // a plan once per (weight, M), both cached; no algorithm search (see cusparselt_24.cpp).

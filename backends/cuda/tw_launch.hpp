@@ -31,8 +31,11 @@ struct TwItem {
   std::int64_t values_offset;  // into values (elements): this item's packed block
 };
 
-// How an item's values are laid out (zero where r >= kept_rows or j >= cols):
-//  simt_rows:  [kept_rows padded][bn], row-major (fp32).
+// How an item's values are laid out (zero where r >= kept_rows or j >= cols), in the
+// weight's dtype:
+//  simt_rows:  [kept_rows padded][bn], row-major: a step of BK kept rows is one contiguous
+//   run. Read by the CUDA-core kernel (fp32) and the mma.sync kernel (f16/bf16, whose
+//   ldmatrix.trans turns the k-rows into B fragments).
 //  wgmma_sw128: per block of kTwRowBlock rows, a [bn][kTwRowBlock] K-major image with the
 //   128-byte swizzle of wgmma/TMA (element (j, r) at j*64 + ((r/8) ^ (j%8))*8 + r%8), so a
 //   shared-memory stage is one contiguous copy (16-bit dtypes).
@@ -44,7 +47,7 @@ struct TwLaunch {
   std::int64_t m = 0, k = 0, n = 0;
   bool transposed = false;
   // Row-major layout only, or null: Aᵀ (K x M) copied from A by launch_transpose, which
-  // the tensor-core kernel gathers from (whole rows, coalesced) instead of A's scattered
+  // the tensor-core kernels gather from (whole rows, coalesced) instead of A's scattered
   // columns; C stays row-major.
   const void* a_transposed = nullptr;
   const TwItem* items = nullptr;
@@ -68,6 +71,9 @@ void launch_transpose(const void* in, void* out, std::int64_t rows, std::int64_t
 
 // f16/bf16, fp32 accumulation, sm_90a tensor cores (wgmma); values packed wgmma_sw128.
 void launch_tw_wgmma(const TwLaunch& x, DType dtype);
+// f16/bf16, fp32 accumulation, sm_80+ tensor cores (warp-level mma.sync m16n8k16);
+// values packed simt_rows.
+void launch_tw_mma(const TwLaunch& x, DType dtype);
 // fp32 on CUDA cores (no tensor cores); values packed simt_rows.
 void launch_tw_simt_f32(const TwLaunch& x);
 

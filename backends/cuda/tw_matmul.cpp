@@ -1,9 +1,10 @@
 // TW and TEW matmul entries of the dispatch table: the device form of a TW weight (work
 // items, padded kept rows, column list, values packed for the kernel) is built once per
-// weight from its host copy and cached in the DeviceWeight; each call then is one TW
-// launch (plus, for TEW, one residual pass before it).
+// weight and packing from its host copy and cached in the DeviceWeight; each call then is
+// one TW launch (plus, for TEW, one residual pass before it).
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "backends/cuda/check.hpp"
@@ -16,11 +17,20 @@ namespace tilesparse::cuda {
 
 namespace {
 
-struct TwPlan : gpu::VendorState {
+enum class TwKernel { wgmma, mma, simt };
+
+struct TwPlan {
   int bn = 0;
   std::int32_t item_count = 0;
   gpu::DeviceBuffer items, rows, cols, values;
-  gpu::DeviceBuffer a_transposed;  // scratch for Aᵀ of row-major calls, grown as needed
+};
+
+// What a TW weight keeps on the device: a plan per packing its kernels read (a weight run
+// by both tensor-core kernels, e.g. when a benchmark forces one, holds both), and the
+// scratch for Aᵀ of row-major calls, grown as needed.
+struct TwState : gpu::VendorState {
+  std::map<TwPacking, TwPlan> plans;
+  gpu::DeviceBuffer a_transposed;
 };
 
 // Column block of an item: the smallest of 32/64/128 that holds a tile (wider tiles
@@ -50,10 +60,10 @@ std::vector<std::byte> encode(const std::vector<float>& v, DType dtype) {
   return out;
 }
 
-std::unique_ptr<TwPlan> make_plan(const TwWeight& w, TwPacking packing, const char* op) {
-  auto plan = std::make_unique<TwPlan>();
+TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
+  TwPlan plan;
   const int bn = column_block(w.g);
-  plan->bn = bn;
+  plan.bn = bn;
   require(w.n < (std::int64_t{1} << 31) && w.k < (std::int64_t{1} << 31), op, "K and N must fit int32");
 
   std::vector<TwItem> items;
@@ -97,11 +107,11 @@ std::unique_ptr<TwPlan> make_plan(const TwWeight& w, TwPacking packing, const ch
   // Heaviest first: one launch, the long items start before the short ones.
   std::stable_sort(items.begin(), items.end(), [](const TwItem& a, const TwItem& b) { return a.kept_rows > b.kept_rows; });
 
-  plan->item_count = static_cast<std::int32_t>(items.size());
-  plan->items = upload_vector(items);
-  plan->rows = upload_vector(rows);
-  plan->cols = upload_vector(cols);
-  plan->values = upload_vector(encode(packed, w.dtype));
+  plan.item_count = static_cast<std::int32_t>(items.size());
+  plan.items = upload_vector(items);
+  plan.rows = upload_vector(rows);
+  plan.cols = upload_vector(cols);
+  plan.values = upload_vector(encode(packed, w.dtype));
   return plan;
 }
 
@@ -110,12 +120,14 @@ const TwWeight& tw_part(const Weight& w) {
   return std::get<TwWeight>(w);
 }
 
-void run(const Args& x, bool tensor_cores, bool with_residual) {
+void run(const Args& x, TwKernel kernel, bool with_residual) {
   const char* op = with_residual ? "matmul[tew]" : "matmul[tw]";
   auto& impl = x.w.impl();
-  TwPlan& plan = impl.vendor_state<TwPlan>([&] {
-    return make_plan(tw_part(*impl.host), tensor_cores ? TwPacking::wgmma_sw128 : TwPacking::simt_rows, op);
-  });
+  TwState& state = impl.vendor_state<TwState>([] { return std::make_unique<TwState>(); });
+  const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
+  auto found = state.plans.find(packing);
+  if (found == state.plans.end()) found = state.plans.emplace(packing, make_plan(tw_part(*impl.host), packing, op)).first;
+  const TwPlan& plan = found->second;
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();
   if (m == 0 || n == 0) return;
   if (with_residual) {
@@ -151,26 +163,32 @@ void run(const Args& x, bool tensor_cores, bool with_residual) {
   t.compact = x.compact_output;
   t.n_out = x.compact_output ? x.w.kept_columns() : n;
   t.stream = native(x.stream);
-  if (tensor_cores) {
-    // Row-major A: its kept K columns are scattered along each row; one transpose pass
-    // turns them into whole rows of Aᵀ for the coalesced 16-byte gathers.
-    if (!x.transposed() && m % 8 == 0 && k > 0) {
-      const std::size_t bytes = static_cast<std::size_t>(m * k) * size_of(x.w.dtype());
-      if (plan.a_transposed.bytes() < bytes) plan.a_transposed = gpu::DeviceBuffer(bytes);
-      launch_transpose(x.a.data(), plan.a_transposed.data(), m, k, native(x.stream));
-      t.a_transposed = plan.a_transposed.data();
-    }
+  if (kernel == TwKernel::simt) {
+    launch_tw_simt_f32(t);
+    return;
+  }
+  // Tensor cores, row-major A: its kept K columns are scattered along each row; one
+  // transpose pass turns them into whole rows of Aᵀ for the coalesced 16-byte gathers.
+  if (!x.transposed() && m % 8 == 0 && k > 0) {
+    const std::size_t bytes = static_cast<std::size_t>(m * k) * size_of(x.w.dtype());
+    if (state.a_transposed.bytes() < bytes) state.a_transposed = gpu::DeviceBuffer(bytes);
+    launch_transpose(x.a.data(), state.a_transposed.data(), m, k, native(x.stream));
+    t.a_transposed = state.a_transposed.data();
+  }
+  if (kernel == TwKernel::wgmma) {
     launch_tw_wgmma(t, x.w.dtype());
   } else {
-    launch_tw_simt_f32(t);
+    launch_tw_mma(t, x.w.dtype());
   }
 }
 
 }  // namespace
 
-void tw_tensor_cores(const Args& x) { run(x, true, false); }
-void tw_cuda_cores(const Args& x) { run(x, false, false); }
-void tew_tensor_cores(const Args& x) { run(x, true, true); }
-void tew_cuda_cores(const Args& x) { run(x, false, true); }
+void tw_wgmma(const Args& x) { run(x, TwKernel::wgmma, false); }
+void tw_mma(const Args& x) { run(x, TwKernel::mma, false); }
+void tw_simt(const Args& x) { run(x, TwKernel::simt, false); }
+void tew_wgmma(const Args& x) { run(x, TwKernel::wgmma, true); }
+void tew_mma(const Args& x) { run(x, TwKernel::mma, true); }
+void tew_simt(const Args& x) { run(x, TwKernel::simt, true); }
 
 }  // namespace tilesparse::cuda

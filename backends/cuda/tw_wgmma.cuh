@@ -17,8 +17,11 @@
 //    register path as well.
 //  * STAGES-deep ring of shared-memory stages: loads for step s+STAGES-1 are issued
 //    right after the wgmma of step s, so copies overlap the math.
-// The epilogue adds what C holds (TEW residual) and the bias, applies the activation
-// and scatters each column to its original position (Cᵀ rows when transposed).
+// The epilogue (tw_output.cuh, shared with the mma.sync kernel) adds what C holds (TEW
+// residual) and the bias, applies the activation and scatters each column to its
+// original position (Cᵀ rows when transposed).
+// Built for other architectures as well (CMAKE_CUDA_ARCHITECTURES "80;90a"), the kernel
+// body exists in the sm_90a image only; the dispatch table keeps it to 9.x devices.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -27,6 +30,7 @@
 #include "backends/cuda/async_copy.cuh"
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/tw_launch.hpp"
+#include "backends/cuda/tw_output.cuh"
 
 namespace tilesparse::cuda::tw_wgmma_detail {
 
@@ -119,34 +123,18 @@ __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
   for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-__device__ __forceinline__ float load_value(const __half* p) { return __half2float(*p); }
-__device__ __forceinline__ float load_value(const __nv_bfloat16* p) { return __bfloat162float(*p); }
-__device__ __forceinline__ void store_value(__half* p, float v) { *p = __float2half_rn(v); }
-__device__ __forceinline__ void store_value(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-
-// Bytes of shared memory write_output stages through.
-template <int BM, int BN, bool kTransposed>
-__host__ __device__ constexpr int output_staging_bytes() {
-  return ((kTransposed ? BN * (BM + 4) : BM * (BN + 8)) + 2 * BN) * 4;
-}
-
 // Epilogue of a BM x BN block held by `threads` threads (warpgroups of 128, each owning
-// 64*WGM rows), tid counted from the first of them; `sync` is their barrier.
+// 64*WGM rows), tid counted from the first of them; `sync` is their barrier. The fp32
+// block is staged out of the accumulator fragments (m64nN: warp w, lane l holds rows
+// 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})) and
+// written by tw_output::write_output.
 template <class T, int BN, int WGM, bool kTransposed, class Sync, int BM = 2 * 64 * WGM>
 __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& item, std::int64_t m0,
                                              std::uint8_t* smem, float (&acc)[WGM][BN / 2], int tid, int threads,
                                              Sync sync) {
-  // Epilogue, through shared memory so that global stores are coalesced: the fp32 block
-  // is written out of the accumulator fragments (m64nN: warp w, lane l holds rows
-  // 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})), then
-  // read back along the contiguous axis of C (m for Cᵀ, columns for C).
+  using Staging = tw_output::OutputStaging<BM, BN, kTransposed>;
   sync();  // the math is done with the shared memory the staging reuses
-  constexpr int kPitchT = BM + 4;   // [column][m]: 2*pitch = 8 mod 32 banks, conflict-free
-  constexpr int kPitchR = BN + 8;   // [m][column]: float2 stores conflict-free per half warp
-  constexpr int kStaged = kTransposed ? BN * kPitchT : BM * kPitchR;
   float* staged = reinterpret_cast<float*>(smem);
-  std::int32_t* col_index = reinterpret_cast<std::int32_t*>(staged + kStaged);
-  float* col_bias = staged + kStaged + BN;
   const int warpgroup = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
 #pragma unroll
   for (int j = 0; j < WGM; ++j) {
@@ -155,73 +143,11 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
     for (int q = 0; q < BN / 8; ++q) {
       const int col = q * 8 + (lane % 4) * 2;
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = r0 + h * 8;
-        if constexpr (kTransposed) {
-          staged[col * kPitchT + r] = acc[j][q * 4 + h * 2];
-          staged[(col + 1) * kPitchT + r] = acc[j][q * 4 + h * 2 + 1];
-        } else {
-          *reinterpret_cast<float2*>(staged + r * kPitchR + col) =
-              make_float2(acc[j][q * 4 + h * 2], acc[j][q * 4 + h * 2 + 1]);
-        }
-      }
+      for (int h = 0; h < 2; ++h)
+        Staging::store_pair(staged, r0 + h * 8, col, acc[j][q * 4 + h * 2], acc[j][q * 4 + h * 2 + 1]);
     }
   }
-  for (int col = tid; col < BN; col += threads) {
-    const std::int32_t n = col < item.cols ? x.cols[item.col_begin + col] : 0;
-    col_index[col] = n;
-    col_bias[col] = x.bias != nullptr && col < item.cols ? x.bias[n] : 0.0f;
-  }
-  sync();
-
-  T* c = static_cast<T*>(x.c);
-  auto finish = [&](float v, float bias, const T* old) {
-    v += bias;
-    if (x.accumulate) v += load_value(old);
-    if (x.activation == 1) v = fmaxf(v, 0.0f);
-    if (x.activation == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    return v;
-  };
-  if constexpr (kTransposed) {
-    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned.
-    const bool vector = x.m % 8 == 0;
-    for (int i = tid; i < item.cols * (BM / 8); i += threads) {
-      const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
-      const std::int64_t m = m0 + r;
-      if (m >= x.m) continue;
-      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-      T* out = c + out_col * x.m + m;
-      const float* v = staged + col * kPitchT + r;
-      if (vector) {
-        union {
-          uint4 u;
-          T t[8];
-        } pack;
-        if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
-#pragma unroll
-        for (int t = 0; t < 8; ++t) {
-          float y = v[t] + col_bias[col];
-          if (x.accumulate) y += static_cast<float>(pack.t[t]);
-          if (x.activation == 1) y = fmaxf(y, 0.0f);
-          if (x.activation == 2) y = 0.5f * y * (1.0f + erff(y * 0.70710678118654752f));
-          store_value(&pack.t[t], y);
-        }
-        *reinterpret_cast<uint4*>(out) = pack.u;
-      } else {
-        for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
-      }
-    }
-  } else {
-    // Consecutive threads: consecutive columns of one C row.
-    for (int i = tid; i < BM * BN; i += threads) {
-      const int r = i / BN, col = i % BN;
-      const std::int64_t m = m0 + r;
-      if (col >= item.cols || m >= x.m) continue;
-      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-      T* out = c + m * x.n_out + out_col;
-      store_value(out, finish(staged[r * kPitchR + col], col_bias[col], out));
-    }
-  }
+  tw_output::write_output<T, BM, BN, kTransposed>(x, item, m0, smem, tid, threads, sync);
 }
 
 // KEEP: wgmma batches left in flight at the end of a step (0 or 1); loads run
@@ -230,6 +156,12 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
 template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
 __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, const int m_blocks) {
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  // A device pass without wgmma (e.g. sm_80 of CMAKE_CUDA_ARCHITECTURES "80;90a") gets an
+  // empty body: the dispatch table runs this kernel on compute capability 9.x only, where
+  // the sm_90a image is the one loaded.
+  __trap();
+#else
   constexpr int LOOKAHEAD = STAGES - 1 - KEEP;
   static_assert(LOOKAHEAD >= 1, "at least one stage of lookahead");
   constexpr int BM = 2 * 64 * WGM;
@@ -400,8 +332,10 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   }
   wgmma_wait<0>();
 
-  static_assert(output_staging_bytes<BM, BN, OUT_TRANSPOSED>() <= STAGES * STAGE_BYTES, "staging fits the stages");
+  static_assert(tw_output::OutputStaging<BM, BN, OUT_TRANSPOSED>::kBytes <= STAGES * STAGE_BYTES,
+                "staging fits the stages");
   write_output<T, BN, WGM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, [] { __syncthreads(); });
+#endif
 }
 
 

@@ -141,6 +141,11 @@ struct DeviceOptions {
   // the same for every row: a next layer can fold them into its bias instead of reading
   // them. Saves the output traffic of the pruned columns.
   bool compact_output = false;
+  // Empty: the dispatch table's choice, its first entry that fits the pattern, dtype,
+  // layout and device (for TW/TEW f16/bf16: cuda.tw.wgmma on compute capability 9.x, else
+  // cuda.tw.mma). Otherwise the name of the entry to run (e.g. "cuda.tw.mma" to time it
+  // against "cuda.tw.wgmma"); matmul throws Error naming the problem when it does not fit.
+  std::string kernel;
 };
 
 // C = A · W (+ epilogue) on the device, asynchronous on `stream`; A and C in W's dtype,
@@ -154,7 +159,9 @@ void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const
 void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const MatmulOptions& options,
             const Stream& stream);
 
-// Name of the kernel the table picks for this weight and layout (for benchmarks/logs).
-std::string kernel_name(const DeviceWeight& w, Layout layout);
+// Name of the kernel the table picks for this weight and layout on device 0 (for
+// benchmarks/logs); `kernel` forces an entry as DeviceOptions::kernel does (Error when it
+// does not fit).
+std::string kernel_name(const DeviceWeight& w, Layout layout, const std::string& kernel = "");
 
 }  // namespace tilesparse::gpu

@@ -2,6 +2,7 @@
 // C[M x N] = A[M x K] · W[K x N] (+ bias[N]) -> activation, fp32 accumulation (the CPU
 // reference accumulates in double). The one entry point: it looks the (pattern,
 // backend, dtype) up in the dispatch table and fails with a reason when no kernel fits.
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,7 +35,20 @@ void matmul(const HostMatrix& a, const Weight& w, HostMatrix& c, const MatmulOpt
 // Whether the dispatch table holds a kernel for the combination.
 bool has_kernel(Pattern pattern, Backend backend, DType dtype);
 
-// The (pattern, backend, dtype) combinations the table holds, for --help and errors.
+// The (pattern, backend, dtype) combinations the table holds, with each entry's name and
+// device requirement, for --help and errors.
 std::vector<std::string> available_kernels();
+
+// The name of the table entry a matmul of (pattern, dtype) on `backend` runs, in the
+// transposed activation layout (Aᵀ in, Cᵀ out) or not, on a device of compute capability
+// major * 10 + minor (0: no device; CUDA entries that need one then never fit): the first
+// entry that fits, or the entry named `forced` when that is not empty. Throws Error
+// naming the reason when none fits (unknown name, other pattern or dtype, row-major only,
+// device too old or of another generation). gpu::matmul chooses its kernel this way.
+std::string select_kernel(Pattern pattern, Backend backend, DType dtype, bool transposed_layout, int compute_capability,
+                          const std::string& forced = "");
+
+// The pattern of the table entry of that name (e.g. "cuda.tw.mma": tw), or none.
+std::optional<Pattern> kernel_pattern(const std::string& name);
 
 }  // namespace tilesparse

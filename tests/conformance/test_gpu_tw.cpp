@@ -1,7 +1,11 @@
 // The TW and TEW kernels (tensor cores for f16/bf16, CUDA cores for f32) against the CPU
 // reference: every dtype x activation layout x epilogue x tile width, odd shapes (K and N
 // not multiples of the tile, M not a multiple of 8 or of the row block), multi-stage
-// pipelines, 0% sparsity, a weight pruned entirely; outputs poisoned before each run.
+// pipelines, 0% sparsity, tiles without kept rows, a weight pruned entirely; outputs
+// poisoned before each run. Each case runs with the table's automatic choice (suite
+// Kernels) and with the mma.sync kernels forced (suite Mma: cuda.tw.mma / cuda.tew.mma,
+// which the table picks on devices other than 9.x).
+#include <algorithm>
 #include <cmath>
 
 #include "conformance/gpu_test_util.hpp"
@@ -30,10 +34,37 @@ Weight tw_weight(Pattern p, const Case& c, DType dt) {
   return prune_magnitude(HostMatrix::random(c.k, c.n, dt, fresh_seed()), spec, c.sparsity);
 }
 
+// The TW weight with the listed tiles keeping no K rows while their columns stay kept: a
+// valid weight no pruner makes, whose items run no step and must write epilogue(0).
+TwWeight without_rows(const TwWeight& w, const std::vector<std::int64_t>& emptied) {
+  TwWeight out = w;
+  out.row_ptr = {0};
+  out.value_ptr = {0};
+  out.row_idx.clear();
+  out.values.clear();
+  for (std::int64_t t = 0; t < w.tiles(); ++t) {
+    if (std::find(emptied.begin(), emptied.end(), t) == emptied.end()) {
+      out.row_idx.insert(out.row_idx.end(), w.row_idx.begin() + w.row_ptr[t], w.row_idx.begin() + w.row_ptr[t + 1]);
+      out.values.insert(out.values.end(), w.values.begin() + w.value_ptr[t], w.values.begin() + w.value_ptr[t + 1]);
+    }
+    out.row_ptr.push_back(static_cast<std::int64_t>(out.row_idx.size()));
+    out.value_ptr.push_back(static_cast<std::int64_t>(out.values.size()));
+  }
+  return out;
+}
+
+// Which kernel a case runs: the table's choice for the device, or the mma.sync entry of
+// its pattern forced through DeviceOptions::kernel.
+enum class Choice { automatic, mma };
+
+std::string forced_kernel(Pattern p, Choice choice) {
+  return choice == Choice::mma ? "cuda." + std::string(to_string(p)) + ".mma" : "";
+}
+
 // C from the device for A (row-major layout) or from Aᵀ (transposed layout, C read back
-// from Cᵀ), output poisoned first.
+// from Cᵀ), output poisoned first; `kernel` as DeviceOptions::kernel.
 HostMatrix run_device(const HostMatrix& a, const Weight& w, const HostMatrix* bias, Activation act,
-                      gpu::Layout layout, bool fuse = true) {
+                      gpu::Layout layout, const std::string& kernel, bool fuse = true) {
   const gpu::Stream stream;
   const bool transposed = layout == gpu::Layout::transposed;
   const auto da = gpu::DeviceMatrix::upload(transposed ? a.transposed() : a);
@@ -47,15 +78,16 @@ HostMatrix run_device(const HostMatrix& a, const Weight& w, const HostMatrix* bi
   options.activation = act;
   options.layout = layout;
   options.fuse_epilogue = fuse;
+  options.kernel = kernel;
   gpu::matmul(da, dw, dc, options, stream);
   stream.synchronize();
   const HostMatrix c = dc.download();
   return transposed ? c.transposed() : c;
 }
 
-void expect_matches(Pattern p, DType dt, const Case& c, gpu::Layout layout, Activation act, bool with_bias,
-                    bool fuse = true) {
-  const Weight w = tw_weight(p, c, dt);
+void expect_weight_matches(const Weight& w, DType dt, const Case& c, gpu::Layout layout, const std::string& kernel,
+                           Activation act, bool with_bias, bool fuse = true) {
+  const Pattern p = pattern_of(w);
   const HostMatrix a = HostMatrix::random(c.m, c.k, dt, fresh_seed());
   const HostMatrix bias = HostMatrix::random(1, c.n, DType::f32, fresh_seed());
   MatmulOptions opt;
@@ -63,62 +95,91 @@ void expect_matches(Pattern p, DType dt, const Case& c, gpu::Layout layout, Acti
   opt.epilogue.activation = act;
   HostMatrix want;
   matmul(a, w, want, opt);
-  const HostMatrix got = run_device(a, w, with_bias ? &bias : nullptr, act, layout, fuse);
+  const HostMatrix got = run_device(a, w, with_bias ? &bias : nullptr, act, layout, kernel, fuse);
   ASSERT_EQ(got.rows(), c.m);
   ASSERT_EQ(got.cols(), c.n);
   EXPECT_LE(relative_error(got, want), tolerance(dt))  // NaN (an element not written) fails too
       << to_string(p) << " " << to_string(dt) << " " << gpu::to_string(layout) << " " << to_string(act)
       << (with_bias ? " bias" : "") << (fuse ? "" : " unfused") << " M=" << c.m << " K=" << c.k << " N=" << c.n
-      << " G=" << c.g << " s=" << c.sparsity;
+      << " G=" << c.g << " s=" << c.sparsity << " kernel " << (kernel.empty() ? "automatic" : kernel);
 }
 
-using Param = std::tuple<Pattern, DType, gpu::Layout>;
-class GpuTw : public ::testing::TestWithParam<Param> {};
+void expect_matches(Pattern p, DType dt, const Case& c, gpu::Layout layout, const std::string& kernel, Activation act,
+                    bool with_bias, bool fuse = true) {
+  expect_weight_matches(tw_weight(p, c, dt), dt, c, layout, kernel, act, with_bias, fuse);
+}
+
+using Param = std::tuple<Pattern, DType, gpu::Layout, Choice>;
+class GpuTw : public ::testing::TestWithParam<Param> {
+ protected:
+  Pattern p = std::get<0>(GetParam());
+  DType dt = std::get<1>(GetParam());
+  gpu::Layout layout = std::get<2>(GetParam());
+  std::string kernel = forced_kernel(p, std::get<3>(GetParam()));
+};
 
 TEST_P(GpuTw, OddShapesEveryTileWidth) {
   TILESPARSE_SKIP_WITHOUT_GPU();
-  const auto [p, dt, layout] = GetParam();
   // G 8 and 32 take 32-column items, 64 and 48 64-column ones, 128 and 200 128-column
   // ones (200: two items per tile); M 1, 7 and 130 leave the transposed layout off its
   // 16-byte path; K and N cut tiles and row blocks.
   const std::vector<Case> cases = {{7, 96, 40, 8, 0.5},     {1, 130, 70, 32, 0.6},   {33, 61, 9, 48, 0.3},
                                    {130, 200, 300, 64, 0.7}, {64, 257, 150, 128, 0.75}, {40, 300, 420, 200, 0.5},
                                    {136, 64, 128, 128, 0.9}};
-  for (const Case& c : cases) expect_matches(p, dt, c, layout, Activation::none, false);
+  for (const Case& c : cases) expect_matches(p, dt, c, layout, kernel, Activation::none, false);
 }
 
 TEST_P(GpuTw, FusedBiasAndActivations) {
   TILESPARSE_SKIP_WITHOUT_GPU();
-  const auto [p, dt, layout] = GetParam();
   for (Activation act : {Activation::none, Activation::relu, Activation::gelu}) {
-    expect_matches(p, dt, {48, 160, 136, 64, 0.5}, layout, act, true);
-    expect_matches(p, dt, {48, 160, 136, 64, 0.5}, layout, act, true, /*fuse=*/false);
+    expect_matches(p, dt, {48, 160, 136, 64, 0.5}, layout, kernel, act, true);
+    expect_matches(p, dt, {48, 160, 136, 64, 0.5}, layout, kernel, act, true, /*fuse=*/false);
   }
 }
 
 TEST_P(GpuTw, LongPipelinesAndTallActivations) {
   TILESPARSE_SKIP_WITHOUT_GPU();
-  const auto [p, dt, layout] = GetParam();
-  // 1024 K rows at 50% row pruning: ~12 steps of 64 through the stage ring; many row
-  // blocks per item.
-  expect_matches(p, dt, {256, 1024, 256, 128, 0.5}, layout, Activation::relu, true);
-  expect_matches(p, dt, {2048, 320, 256, 128, 0.75}, layout, Activation::none, true);
-  expect_matches(p, dt, {2056, 192, 96, 32, 0.5}, layout, Activation::gelu, false);
+  // 1024 K rows at 50% row pruning: ~12 steps of 64 (~24 of 32) through the stage ring;
+  // many row blocks per item.
+  expect_matches(p, dt, {256, 1024, 256, 128, 0.5}, layout, kernel, Activation::relu, true);
+  expect_matches(p, dt, {2048, 320, 256, 128, 0.75}, layout, kernel, Activation::none, true);
+  expect_matches(p, dt, {2056, 192, 96, 32, 0.5}, layout, kernel, Activation::gelu, false);
 }
 
 TEST_P(GpuTw, ZeroSparsityAndWeightPrunedEntirely) {
   TILESPARSE_SKIP_WITHOUT_GPU();
-  const auto [p, dt, layout] = GetParam();
-  expect_matches(p, dt, {72, 128, 256, 128, 0.0}, layout, Activation::relu, true);
-  expect_matches(p, dt, {72, 128, 256, 128, 1.0}, layout, Activation::gelu, true);  // every column: epilogue(0)
+  expect_matches(p, dt, {72, 128, 256, 128, 0.0}, layout, kernel, Activation::relu, true);
+  expect_matches(p, dt, {72, 128, 256, 128, 1.0}, layout, kernel, Activation::gelu, true);  // every column: epilogue(0)
+}
+
+TEST_P(GpuTw, TilesWithoutKeptRowsWriteTheEpilogue) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  // The first, a middle and the last tile keep no rows; M 7 (register gathers) and 136.
+  for (const Case& c : {Case{7, 150, 300, 64, 0.5}, Case{136, 200, 260, 32, 0.6}}) {
+    Weight w = tw_weight(p, c, dt);
+    const TwWeight& tw = p == Pattern::tew ? std::get<TewWeight>(w).tw : std::get<TwWeight>(w);
+    const TwWeight emptied = without_rows(tw, {0, tw.tiles() / 2, tw.tiles() - 1});
+    if (p == Pattern::tew) {
+      w = TewWeight{emptied, std::get<TewWeight>(w).residual};
+    } else {
+      w = emptied;
+    }
+    expect_weight_matches(w, dt, c, layout, kernel, Activation::gelu, true);
+  }
 }
 
 TEST_P(GpuTw, CompactOutputHoldsTheKeptColumns) {
   TILESPARSE_SKIP_WITHOUT_GPU();
-  const auto [p, dt, layout] = GetParam();
   if (p != Pattern::tw) GTEST_SKIP() << "compact output is a TW option";
-  for (const Case& c : {Case{130, 200, 300, 64, 0.75}, Case{2048, 256, 384, 128, 0.5}}) {
-    const Weight w = tw_weight(p, c, dt);
+  struct CompactCase {
+    Case c;
+    bool first_tile_without_rows;  // its kept columns then hold activation(bias)
+  };
+  for (const auto& [c, first_tile_without_rows] :
+       {CompactCase{{130, 200, 300, 64, 0.75}, false}, CompactCase{{2048, 256, 384, 128, 0.5}, false},
+        CompactCase{{33, 96, 200, 32, 0.5}, true}}) {
+    Weight w = tw_weight(p, c, dt);
+    if (first_tile_without_rows) w = without_rows(std::get<TwWeight>(w), {0});
     const auto& col_map = std::get<TwWeight>(w).col_map;
     const HostMatrix a = HostMatrix::random(c.m, c.k, dt, fresh_seed());
     const HostMatrix bias = HostMatrix::random(1, c.n, DType::f32, fresh_seed());
@@ -145,21 +206,91 @@ TEST_P(GpuTw, CompactOutputHoldsTheKeptColumns) {
     options.activation = Activation::relu;
     options.layout = layout;
     options.compact_output = true;
+    options.kernel = kernel;
     gpu::matmul(da, dw, dc, options, stream);
     stream.synchronize();
     const HostMatrix got = transposed ? dc.download().transposed() : dc.download();
-    EXPECT_LE(relative_error(got, want), tolerance(dt)) << to_string(dt) << " " << gpu::to_string(layout) << " M=" << c.m;
+    EXPECT_LE(relative_error(got, want), tolerance(dt))
+        << to_string(dt) << " " << gpu::to_string(layout) << " M=" << c.m << " kernel "
+        << (kernel.empty() ? "automatic" : kernel);
   }
+}
+
+// pattern_dtype_layout; the suite (Kernels, Mma) names the kernel choice.
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  return std::string(to_string(std::get<0>(info.param))) + "_" + std::string(to_string(std::get<1>(info.param))) + "_" +
+         std::string(gpu::to_string(std::get<2>(info.param)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Kernels, GpuTw,
     ::testing::Combine(::testing::Values(Pattern::tw, Pattern::tew), ::testing::Values(DType::f16, DType::bf16, DType::f32),
-                       ::testing::Values(gpu::Layout::row_major, gpu::Layout::transposed)),
-    [](const auto& info) {
-      return std::string(to_string(std::get<0>(info.param))) + "_" + std::string(to_string(std::get<1>(info.param))) +
-             "_" + std::string(gpu::to_string(std::get<2>(info.param)));
-    });
+                       ::testing::Values(gpu::Layout::row_major, gpu::Layout::transposed),
+                       ::testing::Values(Choice::automatic)),
+    param_name);
+
+INSTANTIATE_TEST_SUITE_P(
+    Mma, GpuTw,
+    ::testing::Combine(::testing::Values(Pattern::tw, Pattern::tew), ::testing::Values(DType::f16, DType::bf16),
+                       ::testing::Values(gpu::Layout::row_major, gpu::Layout::transposed), ::testing::Values(Choice::mma)),
+    param_name);
+
+// The table's choice for f16/bf16 TW on this device.
+std::string automatic_tw_kernel() { return gpu::device_info().cc_major == 9 ? "cuda.tw.wgmma" : "cuda.tw.mma"; }
+
+TEST(GpuTwKernelChoice, ForcedKernelsThatDoNotFitSayWhy) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  const gpu::Stream stream;
+  const auto tw = gpu::DeviceWeight::upload(tw_weight(Pattern::tw, {8, 64, 32, 32, 0.5}, DType::f16));
+  const auto da = gpu::DeviceMatrix::upload(HostMatrix::random(8, 64, DType::f16, 1));
+  gpu::DeviceMatrix dc(8, 32, DType::f16);
+  const auto expect_error = [&](const std::string& kernel, const std::string& phrase) {
+    gpu::DeviceOptions options;
+    options.kernel = kernel;
+    try {
+      gpu::matmul(da, tw, dc, options, stream);
+      ADD_FAILURE() << kernel << ": expected an Error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(gpu::kernel_name(tw, gpu::Layout::row_major, kernel), Error) << kernel;
+  };
+  expect_error("cuda.tw.nope", "unknown kernel 'cuda.tw.nope'");
+  expect_error("cuda.tew.mma", "kernel cuda.tew.mma runs pattern tew");
+  expect_error("cuda.cublas", "kernel cuda.cublas runs pattern dense");
+  expect_error("cuda.tw.simt", "with dtype f32, not pattern tw on backend cuda with dtype f16");
+  if (gpu::device_info().cc_major != 9) {
+    expect_error("cuda.tw.wgmma", "kernel cuda.tw.wgmma needs compute capability 9.x");
+  } else {
+    EXPECT_EQ(gpu::kernel_name(tw, gpu::Layout::row_major, "cuda.tw.wgmma"), "cuda.tw.wgmma");
+  }
+  EXPECT_EQ(gpu::kernel_name(tw, gpu::Layout::transposed, "cuda.tw.mma"), "cuda.tw.mma");
+  EXPECT_EQ(gpu::kernel_name(tw, gpu::Layout::transposed), automatic_tw_kernel());
+}
+
+// One DeviceWeight run by both tensor-core kernels in turn keeps a plan per packing.
+TEST(GpuTwKernelChoice, OneWeightRunByBothTensorCoreKernels) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  if (gpu::device_info().cc_major != 9) GTEST_SKIP() << "cuda.tw.wgmma runs on compute capability 9.x only";
+  const Case c{130, 200, 300, 64, 0.5};
+  const Weight w = tw_weight(Pattern::tw, c, DType::f16);
+  const HostMatrix a = HostMatrix::random(c.m, c.k, DType::f16, fresh_seed());
+  HostMatrix want;
+  matmul(a, w, want);
+  const gpu::Stream stream;
+  const auto da = gpu::DeviceMatrix::upload(a.transposed());
+  const auto dw = gpu::DeviceWeight::upload(w);
+  gpu::DeviceMatrix dc(c.n, c.m, DType::f16);
+  for (const char* kernel : {"cuda.tw.wgmma", "cuda.tw.mma", "cuda.tw.wgmma", "cuda.tw.mma"}) {
+    gpu::DeviceOptions options;
+    options.layout = gpu::Layout::transposed;
+    options.kernel = kernel;
+    dc.poison(stream);
+    gpu::matmul(da, dw, dc, options, stream);
+    stream.synchronize();
+    EXPECT_LE(relative_error(dc.download().transposed(), want), tolerance(DType::f16)) << kernel;
+  }
+}
 
 // The other layout-capable vendor paths (the baselines of the TW benchmarks).
 TEST(GpuTransposedLayout, CublasAndCusparseCsrMatchReference) {
@@ -173,7 +304,7 @@ TEST(GpuTransposedLayout, CublasAndCusparseCsrMatchReference) {
       opt.epilogue = {bias.values(), Activation::relu};
       HostMatrix want;
       matmul(a, w, want, opt);
-      EXPECT_LE(relative_error(run_device(a, w, &bias, Activation::relu, gpu::Layout::transposed), want),
+      EXPECT_LE(relative_error(run_device(a, w, &bias, Activation::relu, gpu::Layout::transposed, ""), want),
                 tolerance(dt))
           << to_string(p) << " " << to_string(dt);
     }
@@ -203,7 +334,7 @@ TEST(GpuTransposedLayout, KernelsWithoutItSayso) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("Cᵀ must be preallocated as N x M"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(gpu::kernel_name(tw, gpu::Layout::transposed), "cuda.tw.wgmma");
+  EXPECT_EQ(gpu::kernel_name(tw, gpu::Layout::transposed), automatic_tw_kernel());
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // tilesparse-bench's list parsing: the sparsity sweep word, ranges, repeats, bad fields
-// named in the error, the epilogue choice.
+// named in the error, forced kernels, the epilogue choice.
 #include <gtest/gtest.h>
 
 #include "bench/bench_args.hpp"
@@ -63,6 +63,34 @@ TEST(BenchArgs, NamesMustBeKnown) {
     EXPECT_NE(msg.find("colmajor"), std::string::npos) << msg;
     EXPECT_NE(msg.find("row_major, transposed"), std::string::npos) << msg;
   }
+}
+
+TEST(BenchArgs, ForcedKernelsOnePerPattern) {
+  const auto pattern_of = [](const std::string& name) -> std::optional<Pattern> {
+    if (name == "cuda.tw.mma" || name == "cuda.tw.wgmma") return Pattern::tw;
+    if (name == "cuda.tew.mma") return Pattern::tew;
+    return std::nullopt;
+  };
+  EXPECT_TRUE(parse_forced_kernels("", pattern_of, "--kernel").empty());
+  const auto forced = parse_forced_kernels("cuda.tw.mma, cuda.tew.mma,cuda.tw.mma", pattern_of, "--kernel");
+  EXPECT_EQ(forced, (std::map<Pattern, std::string>{{Pattern::tw, "cuda.tw.mma"}, {Pattern::tew, "cuda.tew.mma"}}));
+  try {
+    parse_forced_kernels("cuda.tw.mma,cuda.tw.wgmma", pattern_of, "--kernel");
+    FAIL();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("cuda.tw.mma and cuda.tw.wgmma are both kernels of pattern tw"), std::string::npos) << msg;
+  }
+  try {
+    parse_forced_kernels("cuda.tw.fast", pattern_of, "--kernel");
+    FAIL();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("--kernel: unknown kernel 'cuda.tw.fast'"), std::string::npos) << msg;
+  }
+  // The real table: its reference entries exist in every build.
+  EXPECT_EQ(parse_forced_kernels("ref.tw", kernel_pattern, "--kernel").at(Pattern::tw), "ref.tw");
+  EXPECT_THROW(parse_forced_kernels("ref.nope", kernel_pattern, "--kernel"), Error);
 }
 
 TEST(BenchArgs, Epilogues) {

@@ -1,0 +1,121 @@
+#pragma once
+// The epilogue the TW tensor-core kernels share (tw_wgmma.cuh, tw_mma.cu). Each kernel
+// stages its fp32 output block (BM activation rows x BN item columns) in shared memory
+// from its own accumulator fragments (OutputStaging::store_pair), then write_output
+// finishes it along the contiguous axis of C, so that global stores are coalesced:
+//   out = activation(acc + bias[original column] (+ the value C holds, when accumulate:
+//   the TEW residual)), converted to T and written to the original column
+//   cols[col_begin + j] (a row of Cᵀ when the output is transposed), or, for a compact C,
+//   to its column col_begin + j.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "backends/cuda/tw_launch.hpp"
+
+namespace tilesparse::cuda::tw_output {
+
+__device__ __forceinline__ float load_value(const __half* p) { return __half2float(*p); }
+__device__ __forceinline__ float load_value(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+__device__ __forceinline__ void store_value(__half* p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void store_value(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+// TwLaunch::activation: 0 none, 1 ReLU, 2 GELU in its erf form 0.5·v·(1 + erf(v/√2)).
+__device__ __forceinline__ float activate(float v, int activation) {
+  if (activation == 1) return fmaxf(v, 0.0f);
+  if (activation == 2) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+  return v;
+}
+
+// The staged block in shared memory, followed by the item's original column indices and
+// biases (BN each):
+//  * transposed output: [column][m], pitch BM + 4. An mma/wgmma accumulator store of a
+//    warp (lanes: m = m0 + l/4, column = c0 + 2(l%4)) hits banks 4·column + m = const +
+//    8(l%4) + l/4, all 32 distinct.
+//  * row-major output: [m][column], pitch BN + 8 (= 8 mod 32 for BN 32, 64, 128). The
+//    float2 stores of a half warp hit banks 8(l/4) + 2(l%4) (+1), all distinct.
+template <int BM, int BN, bool kTransposed>
+struct OutputStaging {
+  static constexpr int kPitch = kTransposed ? BM + 4 : BN + 8;
+  static constexpr int kStagedFloats = kTransposed ? BN * kPitch : BM * kPitch;
+  static constexpr int kBytes = (kStagedFloats + 2 * BN) * 4;
+
+  // Accumulators of (row r, columns col and col + 1): mma and wgmma fragments both hold
+  // pairs of neighbouring columns of one row.
+  __device__ __forceinline__ static void store_pair(float* staged, int r, int col, float v0, float v1) {
+    if constexpr (kTransposed) {
+      staged[col * kPitch + r] = v0;
+      staged[(col + 1) * kPitch + r] = v1;
+    } else {
+      *reinterpret_cast<float2*>(staged + r * kPitch + col) = make_float2(v0, v1);
+    }
+  }
+};
+
+// Writes the block staged at `smem` (OutputStaging layout, every store_pair done) for
+// rows m0.. of `item`. `threads` threads take part, tid counted from the first of them;
+// `sync` is their barrier. The caller has made sure (its own barrier) that the staging
+// does not overwrite shared memory still being read.
+template <class T, int BM, int BN, bool kTransposed, class Sync>
+__device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& item, std::int64_t m0,
+                                             std::uint8_t* smem, int tid, int threads, Sync sync) {
+  using Staging = OutputStaging<BM, BN, kTransposed>;
+  constexpr int kPitch = Staging::kPitch;
+  const float* staged = reinterpret_cast<const float*>(smem);
+  std::int32_t* col_index = reinterpret_cast<std::int32_t*>(smem) + Staging::kStagedFloats;
+  float* col_bias = reinterpret_cast<float*>(smem) + Staging::kStagedFloats + BN;
+  for (int col = tid; col < BN; col += threads) {
+    const std::int32_t n = col < item.cols ? x.cols[item.col_begin + col] : 0;
+    col_index[col] = n;
+    col_bias[col] = x.bias != nullptr && col < item.cols ? x.bias[n] : 0.0f;
+  }
+  sync();
+
+  T* c = static_cast<T*>(x.c);
+  const auto finish = [&](float v, float bias, const T* old) {
+    v += bias;
+    if (x.accumulate) v += load_value(old);
+    return activate(v, x.activation);
+  };
+  if constexpr (kTransposed) {
+    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned.
+    const bool vector = x.m % 8 == 0;
+    for (int i = tid; i < item.cols * (BM / 8); i += threads) {
+      const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
+      const std::int64_t m = m0 + r;
+      if (m >= x.m) continue;
+      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+      T* out = c + out_col * x.m + m;
+      const float* v = staged + col * kPitch + r;
+      if (vector) {
+        union {
+          uint4 u;
+          T t[8];
+        } pack;
+        if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          float y = v[t] + col_bias[col];
+          if (x.accumulate) y += static_cast<float>(pack.t[t]);
+          store_value(&pack.t[t], activate(y, x.activation));
+        }
+        *reinterpret_cast<uint4*>(out) = pack.u;
+      } else {
+        for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
+      }
+    }
+  } else {
+    // Consecutive threads: consecutive columns of one C row.
+    for (int i = tid; i < BM * BN; i += threads) {
+      const int r = i / BN, col = i % BN;
+      const std::int64_t m = m0 + r;
+      if (col >= item.cols || m >= x.m) continue;
+      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+      T* out = c + m * x.n_out + out_col;
+      store_value(out, finish(staged[r * kPitch + col], col_bias[col], out));
+    }
+  }
+}
+
+}  // namespace tilesparse::cuda::tw_output
