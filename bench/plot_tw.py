@@ -2,13 +2,15 @@
 """TW (and TEW) speedup over the same-run cuBLAS time vs sparsity, and issue 5's targets.
 
 usage: python3 bench/plot_tw.py [bench/results/tw.jsonl] [--out bench/results/tw_speedup.png]
-                                [--dtype f16] [--pattern tw] [--epilogue none] [--no-plot]
+                                [--dtype f16] [--pattern tw] [--epilogue none] [--impl NAME] [--no-plot]
 
 The figure has one row of panels per tile width G and one panel per shape group
 (BERT-base, BERT-large, TileSparsity, other): a line per shape, solid for the row-major
 activation layout and dashed for the transposed one, each against cuBLAS in its own
 layout (the analogue of the TW paper's Fig. 9b / Fig. 11). The target table goes to
-stdout; a target with no rows says "not measured".
+stdout; a target with no rows says "not measured". A file holding rows of several
+16-bit TW kernels (tilesparse-bench --kernel) is read one kernel at a time: --impl names
+it (params.impl, e.g. cuda.tw.mma); rows without params.impl count as any.
 """
 import argparse
 import csv
@@ -79,10 +81,13 @@ def geomean(xs):
 class Table:
     """Latest row per (pattern, dtype, layout, G, output, epilogue, shape, sparsity)."""
 
-    def __init__(self, rows, ids):
+    def __init__(self, rows, ids, impl=None):
         self.rows = {}
         for r in rows:
             if r.get("op") != "matmul" or r.get("speedup") is None:
+                continue
+            sixteen_bit_tw = r["pattern"] in ("tw", "tew") and r["dtype"] in ("f16", "bf16")
+            if impl and sixteen_bit_tw and param(r, "impl") not in (None, impl, impl.replace(".tw.", ".tew.")):
                 continue
             key_shape = (r["m"], r["k"], r["n"])
             sid = r.get("shape_id") or ids.get(key_shape, (f'{r["m"]}x{r["k"]}x{r["n"]}', ""))[0]
@@ -269,13 +274,14 @@ def main():
     ap.add_argument("--dtype", default="f16")
     ap.add_argument("--pattern", default="tw", choices=["tw", "tew"])
     ap.add_argument("--epilogue", default="none")
+    ap.add_argument("--impl", help="16-bit TW/TEW rows of this kernel only (params.impl), e.g. cuda.tw.wgmma")
     ap.add_argument("--no-plot", action="store_true", help="print the tables only")
     args = ap.parse_args()
     if not os.path.exists(args.jsonl):
         print(f"{args.jsonl}: no such file; every target: not measured")
         return 0
     rows = load(args.jsonl)
-    t = Table(rows, shape_ids(args.shapes))
+    t = Table(rows, shape_ids(args.shapes), args.impl)
     targets(t, args)
     chains(rows)
     if not args.no_plot:

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "backends/ref/matmul_ref.hpp"
 #include "tilesparse/core/error.hpp"
@@ -137,7 +138,7 @@ std::string cc_mismatch(const KernelEntry& e, int cc) {
 // capability cc (0: none); only the entry named `forced` when that is not empty. Throws
 // Error with every reason when none fits.
 const KernelEntry& find_kernel(Pattern p, Backend b, DType dt, const std::string& op, const std::string& shapes,
-                               bool transposed = false, int cc = 0, const std::string& forced = "") {
+                               bool transposed = false, int cc = 0, std::string_view forced = {}) {
   std::string others, unfit;
   for (const auto& e : dispatch_table()) {
     if (e.pattern != p || e.backend != b || (!forced.empty() && e.name != forced)) continue;
@@ -164,8 +165,8 @@ const KernelEntry& find_kernel(Pattern p, Backend b, DType dt, const std::string
                                : ", ";
       serves += e.all_dtypes ? std::string("any") : std::string(to_string(e.dtype));
     }
-    if (serves.empty()) throw Error(op, "unknown kernel '" + forced + "' (the table has: " + kernel_names() + ")", shapes);
-    throw Error(op, "kernel " + forced + " runs " + serves + ", not " + wanted, shapes);
+    if (serves.empty()) throw Error(op, "unknown kernel '" + std::string(forced) + "' (the table has: " + kernel_names() + ")", shapes);
+    throw Error(op, "kernel " + std::string(forced) + " runs " + serves + ", not " + wanted, shapes);
   }
   std::string reason = "no kernel for " + wanted;
   if (!others.empty()) reason += " (it has: " + others + ")";
