@@ -29,16 +29,6 @@ struct TwItem {
   std::int32_t tile;           // tile index of the weight (-1 for pruned columns)
   std::int64_t rows_offset;    // into rows: padded kept rows of the tile
   std::int64_t values_offset;  // into values (elements): this item's packed block
-  // Output span (tensor-core plans; span_len 0 elsewhere): the item's columns lie in
-  // [span_begin, span_begin + span_len) of C, and the pruned columns between them are
-  // the item's too (no pruned-column item covers them), so a full C row-major gets one
-  // contiguous run per row from one CTA: whole 32-byte sectors and 16-byte stores instead
-  // of 2-byte stores scattered over sectors that other CTAs fill later.
-  // span_map[span_offset + s] is the item column (0..cols-1) at span_begin + s, or -1 for
-  // a pruned column, written as epilogue(0) (or the TEW residual). Compact output ignores it.
-  std::int32_t span_begin;
-  std::int32_t span_len;
-  std::int64_t span_offset;
 };
 
 // How an item's values are laid out (zero where r >= kept_rows or j >= cols), in the
@@ -63,8 +53,7 @@ struct TwLaunch {
   const TwItem* items = nullptr;
   std::int32_t item_count = 0;
   const std::int32_t* rows = nullptr;  // padded kept rows, per tile
-  const std::int32_t* cols = nullptr;  // kept columns tile by tile, then the pruned ones no item spans
-  const std::int32_t* span_map = nullptr;  // TwItem::span_offset indexes it (null: no spans)
+  const std::int32_t* cols = nullptr;  // n entries: kept columns tile by tile, then pruned
   const void* values = nullptr;        // packed per `packing`, in the weight's dtype
   int bn = 0;                          // 32, 64 or 128
   const float* bias = nullptr;         // N values (by original column), or null

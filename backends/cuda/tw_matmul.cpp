@@ -22,7 +22,7 @@ enum class TwKernel { wgmma, mma, simt };
 struct TwPlan {
   int bn = 0;
   std::int32_t item_count = 0;
-  gpu::DeviceBuffer items, rows, cols, values, span_map;
+  gpu::DeviceBuffer items, rows, cols, values;
 };
 
 // What a TW weight keeps on the device: a plan per packing its kernels read (a weight run
@@ -60,44 +60,7 @@ std::vector<std::byte> encode(const std::vector<float>& v, DType dtype) {
   return out;
 }
 
-// The widest output span an item takes on, in item column blocks: the pruned columns it
-// adopts cost it their writes (cheap next to its math), so a loose cap.
-constexpr std::int64_t kMaxSpanBlocks = 8;
-
-// Gives each kept-column item the pruned columns between its own (TwItem::span_*) when
-// nothing else lies there and the span is at most kMaxSpanBlocks blocks wide; marks them
-// in `adopted`. Returns span_map.
-std::vector<std::int32_t> adopt_gaps(std::vector<TwItem>& items, const std::vector<std::int32_t>& cols,
-                                     const std::vector<bool>& kept_column, std::int64_t max_span,
-                                     std::vector<bool>& adopted) {
-  std::vector<std::int32_t> span_map, position(kept_column.size(), -1);  // position: item column of a kept column
-  for (TwItem& item : items) {
-    std::int32_t lo = cols[item.col_begin], hi = lo;
-    for (std::int32_t j = 0; j < item.cols; ++j) {
-      lo = std::min(lo, cols[item.col_begin + j]);
-      hi = std::max(hi, cols[item.col_begin + j]);
-      position[cols[item.col_begin + j]] = j;
-    }
-    bool clean = hi - lo + 1 <= max_span;
-    for (std::int32_t c = lo; clean && c <= hi; ++c)  // kept columns of other items, or already adopted ones
-      clean = kept_column[c] ? position[c] >= 0 : !adopted[c];
-    if (clean) {
-      item.span_begin = lo;
-      item.span_len = hi - lo + 1;
-      item.span_offset = static_cast<std::int64_t>(span_map.size());
-      for (std::int32_t c = lo; c <= hi; ++c) {
-        span_map.push_back(kept_column[c] ? position[c] : -1);
-        if (!kept_column[c]) adopted[c] = true;
-      }
-    }
-    for (std::int32_t j = 0; j < item.cols; ++j) position[cols[item.col_begin + j]] = -1;
-  }
-  return span_map;
-}
-
-// with_spans: the tensor-core kernels' epilogue (tw_output.cuh) writes item spans; the
-// CUDA-core kernel does not.
-TwPlan make_plan(const TwWeight& w, TwPacking packing, bool with_spans, const char* op) {
+TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
   TwPlan plan;
   const int bn = column_block(w.g);
   plan.bn = bn;
@@ -128,23 +91,19 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, bool with_spans, const ch
         }
       }
       items.push_back({static_cast<std::int32_t>(t * w.g + c0), static_cast<std::int32_t>(cols_here),
-                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset, 0, 0, 0});
+                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset});
     }
   }
-  // Output columns the weight prunes entirely: those inside an item's span are its own;
-  // the rest get items without rows, so the kernel writes epilogue(0) (or the TEW
-  // residual) there in the same launch.
-  std::vector<bool> kept_column(static_cast<std::size_t>(w.n), false), adopted(static_cast<std::size_t>(w.n), false);
+  // Output columns the weight prunes entirely: items without rows, so the kernel writes
+  // epilogue(0) (or the TEW residual) there in the same launch.
+  std::vector<bool> kept_column(static_cast<std::size_t>(w.n), false);
   for (const std::int32_t c : w.col_map) kept_column[c] = true;
-  const std::vector<std::int32_t> span_map =
-      with_spans ? adopt_gaps(items, cols, kept_column, kMaxSpanBlocks * bn, adopted) : std::vector<std::int32_t>{};
   const std::int64_t first_pruned = static_cast<std::int64_t>(cols.size());
   for (std::int64_t c = 0; c < w.n; ++c)
-    if (!kept_column[c] && !adopted[c]) cols.push_back(static_cast<std::int32_t>(c));
-  const std::int64_t end = static_cast<std::int64_t>(cols.size());
-  for (std::int64_t c0 = first_pruned; c0 < end; c0 += bn)
-    items.push_back({static_cast<std::int32_t>(c0), static_cast<std::int32_t>(std::min<std::int64_t>(bn, end - c0)), 0,
-                     -1, 0, 0, 0, 0, 0});
+    if (!kept_column[c]) cols.push_back(static_cast<std::int32_t>(c));
+  for (std::int64_t c0 = first_pruned; c0 < w.n; c0 += bn)
+    items.push_back({static_cast<std::int32_t>(c0), static_cast<std::int32_t>(std::min<std::int64_t>(bn, w.n - c0)), 0,
+                     -1, 0, 0});
   // Heaviest first: one launch, the long items start before the short ones.
   std::stable_sort(items.begin(), items.end(), [](const TwItem& a, const TwItem& b) { return a.kept_rows > b.kept_rows; });
 
@@ -153,7 +112,6 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, bool with_spans, const ch
   plan.rows = upload_vector(rows);
   plan.cols = upload_vector(cols);
   plan.values = upload_vector(encode(packed, w.dtype));
-  if (!span_map.empty()) plan.span_map = upload_vector(span_map);
   return plan;
 }
 
@@ -168,9 +126,7 @@ void run(const Args& x, TwKernel kernel, bool with_residual) {
   TwState& state = impl.vendor_state<TwState>([] { return std::make_unique<TwState>(); });
   const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
   auto found = state.plans.find(packing);
-  // One plan per packing: simt_rows serves mma (16-bit weights) or simt (fp32), never both.
-  if (found == state.plans.end())
-    found = state.plans.emplace(packing, make_plan(tw_part(*impl.host), packing, kernel != TwKernel::simt, op)).first;
+  if (found == state.plans.end()) found = state.plans.emplace(packing, make_plan(tw_part(*impl.host), packing, op)).first;
   const TwPlan& plan = found->second;
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();
   if (m == 0 || n == 0) return;
@@ -199,7 +155,6 @@ void run(const Args& x, TwKernel kernel, bool with_residual) {
   t.item_count = plan.item_count;
   t.rows = static_cast<const std::int32_t*>(plan.rows.data());
   t.cols = static_cast<const std::int32_t*>(plan.cols.data());
-  t.span_map = static_cast<const std::int32_t*>(plan.span_map.data());
   t.values = plan.values.data();
   t.bn = plan.bn;
   t.bias = x.bias;

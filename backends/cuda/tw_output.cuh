@@ -6,9 +6,7 @@
 //   out = activation(acc + bias[original column] (+ the value C holds, when accumulate:
 //   the TEW residual)), converted to T and written to the original column
 //   cols[col_begin + j] (a row of Cᵀ when the output is transposed), or, for a compact C,
-//   to its column col_begin + j. An item with an output span (TwItem::span_*) also writes
-//   the pruned columns inside it (epilogue of 0), and a row-major C then gets the whole
-//   span as one run per row: 16-byte stores, whole sectors.
+//   to its column col_begin + j.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -75,86 +73,36 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
   sync();
 
   T* c = static_cast<T*>(x.c);
-  // Writes `count` consecutive outputs at `out` (16-byte aligned and count == 8 when
-  // `vector`): activation(acc + bias (+ what out holds, when accumulating)); acc is 0
-  // where `acc` is null (a pruned column), else acc[t * acc_stride].
-  const auto write_run = [&](T* out, const float* acc, int acc_stride, const float* bias, int bias_stride, int count,
-                             bool vector) {
-    if (vector) {
-      union {
-        uint4 u;
-        T t[8];
-      } pack;
-      if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
-#pragma unroll
-      for (int t = 0; t < 8; ++t) {
-        float y = (acc ? acc[t * acc_stride] : 0.0f) + bias[t * bias_stride];
-        if (x.accumulate) y += static_cast<float>(pack.t[t]);
-        store_value(&pack.t[t], activate(y, x.activation));
-      }
-      *reinterpret_cast<uint4*>(out) = pack.u;
-    } else {
-      for (int t = 0; t < count; ++t) {
-        float y = (acc ? acc[t * acc_stride] : 0.0f) + bias[t * bias_stride];
-        if (x.accumulate) y += load_value(out + t);
-        store_value(out + t, activate(y, x.activation));
-      }
-    }
+  const auto finish = [&](float v, float bias, const T* old) {
+    v += bias;
+    if (x.accumulate) v += load_value(old);
+    return activate(v, x.activation);
   };
-  const bool spans = item.span_len > 0 && !x.compact;
-  const float zero = 0.0f;
-  const auto bias_of = [&](std::int64_t n) { return x.bias != nullptr ? &x.bias[n] : &zero; };
   if constexpr (kTransposed) {
-    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned. With
-    // a span, its pruned columns (span_map -1) follow the item's own.
+    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned.
     const bool vector = x.m % 8 == 0;
-    const int columns = spans ? item.cols + item.span_len : item.cols;
-    for (int i = tid; i < columns * (BM / 8); i += threads) {
+    for (int i = tid; i < item.cols * (BM / 8); i += threads) {
       const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
       const std::int64_t m = m0 + r;
       if (m >= x.m) continue;
-      const int count = x.m - m < 8 ? static_cast<int>(x.m - m) : 8;
-      if (col < item.cols) {
-        const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-        write_run(c + out_col * x.m + m, staged + col * kPitch + r, 1, &col_bias[col], 0, count, vector);
-      } else {
-        const int s = col - item.cols;
-        if (x.span_map[item.span_offset + s] >= 0) continue;
-        const std::int64_t n = item.span_begin + s;
-        write_run(c + n * x.m + m, nullptr, 0, bias_of(n), 0, count, vector);
-      }
-    }
-  } else if (spans) {
-    // One contiguous run of C per row, span_begin .. span_begin + span_len: a warp per row,
-    // a lane per 8 aligned columns (16-byte stores), single columns at the unaligned ends.
-    const bool vector = x.n_out % 8 == 0;
-    const int len = item.span_len;
-    const int head = vector ? min(len, (8 - item.span_begin % 8) % 8) : len;
-    const int chunks = (len - head) / 8 * (vector ? 1 : 0);
-    const int tail = len - head - 8 * chunks;
-    const std::int32_t* map = x.span_map + item.span_offset;
-    for (int r = tid / 32; r < BM; r += threads / 32) {
-      const std::int64_t m = m0 + r;
-      if (m >= x.m) break;
-      T* row = c + m * x.n_out + item.span_begin;
-      const float* acc_row = staged + r * kPitch;
-      for (int u = tid % 32; u < head + chunks + tail; u += 32) {
-        const int s = u < head ? u : u < head + chunks ? head + (u - head) * 8 : u + 7 * chunks;
-        const int count = u >= head && u < head + chunks ? 8 : 1;
-        if (count == 8) {
-          float acc[8], bias[8];
+      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+      T* out = c + out_col * x.m + m;
+      const float* v = staged + col * kPitch + r;
+      if (vector) {
+        union {
+          uint4 u;
+          T t[8];
+        } pack;
+        if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
 #pragma unroll
-          for (int t = 0; t < 8; ++t) {
-            const std::int32_t j = map[s + t];
-            acc[t] = j >= 0 ? acc_row[j] : 0.0f;
-            bias[t] = *bias_of(item.span_begin + s + t);
-          }
-          write_run(row + s, acc, 1, bias, 1, 8, true);
-        } else {
-          const std::int32_t j = map[s];
-          const float acc = j >= 0 ? acc_row[j] : 0.0f;
-          write_run(row + s, &acc, 0, bias_of(item.span_begin + s), 0, 1, false);
+        for (int t = 0; t < 8; ++t) {
+          float y = v[t] + col_bias[col];
+          if (x.accumulate) y += static_cast<float>(pack.t[t]);
+          store_value(&pack.t[t], activate(y, x.activation));
         }
+        *reinterpret_cast<uint4*>(out) = pack.u;
+      } else {
+        for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
       }
     }
   } else {
@@ -164,7 +112,8 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
       const std::int64_t m = m0 + r;
       if (col >= item.cols || m >= x.m) continue;
       const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-      write_run(c + m * x.n_out + out_col, staged + r * kPitch + col, 0, &col_bias[col], 0, 1, false);
+      T* out = c + m * x.n_out + out_col;
+      store_value(out, finish(staged[r * kPitch + col], col_bias[col], out));
     }
   }
 }
