@@ -32,7 +32,9 @@ struct MatmulOptions {
 // A: M x K, host. C: resized to M x N with A's dtype; every element written.
 void matmul(const HostMatrix& a, const Weight& w, HostMatrix& c, const MatmulOptions& options = {});
 
-// Whether the dispatch table holds a kernel for the combination.
+// Whether the dispatch table holds a kernel for the combination in this build, whatever
+// the device: the CUDA matmul also needs the device's compute capability to fit an entry
+// (e.g. f16 TW: 8.0 or later) and says so in its error when none does.
 bool has_kernel(Pattern pattern, Backend backend, DType dtype);
 
 // The (pattern, backend, dtype) combinations the table holds, with each entry's name and
