@@ -1,23 +1,14 @@
 // Bias and activation applied in place after a vendor GEMM, computed in fp32.
 // (A fused epilogue belongs in our own kernels; the vendor baselines pay this extra pass.)
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <algorithm>
 
 #include "backends/cuda/check.hpp"
+#include "backends/cuda/element_ops.cuh"
 #include "backends/cuda/epilogue.hpp"
 
 namespace tilesparse::cuda {
 
 namespace {
-
-__device__ float load(const float* p) { return *p; }
-__device__ float load(const __half* p) { return __half2float(*p); }
-__device__ float load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
-__device__ void store(float* p, float v) { *p = v; }
-__device__ void store(__half* p, float v) { *p = __float2half_rn(v); }
-__device__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
 
 template <class T>
 __global__ void epilogue_kernel(T* c, std::int64_t rows, std::int64_t cols, const float* bias, bool bias_by_row,
@@ -25,11 +16,9 @@ __global__ void epilogue_kernel(T* c, std::int64_t rows, std::int64_t cols, cons
   const std::int64_t total = rows * cols;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    float x = load(c + i);
+    float x = load_value(c + i);
     if (bias) x += bias[bias_by_row ? i / cols : i % cols];
-    if (activation == 1) x = fmaxf(x, 0.0f);
-    if (activation == 2) x = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    store(c + i, x);
+    store_value(c + i, activate(x, activation));
   }
 }
 

@@ -53,6 +53,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -61,18 +62,17 @@
 #include "backends/cuda/async_copy.cuh"
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/tw_launch.hpp"
+#include "backends/cuda/tw_launch_choice.cuh"
 #include "backends/cuda/tw_output.cuh"
 
 namespace tilesparse::cuda {
 
 namespace {
 
-enum class Gather { transposed_async, transposed_registers, row_major_registers };
+using Gather = TwGather;
 
 constexpr int kThreads = 256;
 constexpr int kWarpsM = 4, kWarpsN = 2;
-
-constexpr int max_int(int a, int b) { return a > b ? a : b; }
 
 // BM x BN output block per CTA, BK kept rows per step, a STAGES-deep ring.
 template <int BN_>
@@ -87,7 +87,7 @@ struct MmaTile {
   static constexpr int kChunksAPerThread = kChunksA / kThreads;
   static constexpr int kChunksBPerThread = (kChunksB + kThreads - 1) / kThreads;
   // The output staging reuses the ring (for BN = 128 a row-major staging is a little larger).
-  static constexpr int kSmemBytes = max_int(STAGES * kStageBytes, max_int(tw_output::OutputStaging<BM, BN, true>::kBytes,
+  static constexpr int kSmemBytes = std::max(STAGES * kStageBytes, std::max(tw_output::OutputStaging<BM, BN, true>::kBytes,
                                                                           tw_output::OutputStaging<BM, BN, false>::kBytes));
   static_assert(BN == 32 || BN == 64 || BN == 128, "item column blocks");
   static_assert(kWarpsM * kWarpsN * 32 == kThreads, "8 warps");
@@ -324,32 +324,13 @@ void launch_config(const TwLaunch& x) {
   TS_CHECK_LAUNCH("tw_mma_kernel");
 }
 
-// Row-major A with the launcher's Aᵀ copy takes the coalesced Aᵀ gather and writes a
-// row-major C, as the wgmma kernel does.
-template <class T, int BN>
-void launch_gather(const TwLaunch& x) {
-  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  if (!x.transposed && x.a_transposed != nullptr && x.m % 8 == 0 && aligned(x.a_transposed)) {
-    TwLaunch y = x;
-    y.a = x.a_transposed;
-    launch_config<T, BN, Gather::transposed_async, false>(y);
-  } else if (!x.transposed) {
-    launch_config<T, BN, Gather::row_major_registers, false>(x);
-  } else if (x.m % 8 == 0 && aligned(x.a)) {
-    launch_config<T, BN, Gather::transposed_async, true>(x);
-  } else {
-    launch_config<T, BN, Gather::transposed_registers, true>(x);
-  }
-}
-
 template <class T>
 void launch_typed(const TwLaunch& x) {
-  switch (x.bn) {
-    case 32: return launch_gather<T, 32>(x);
-    case 64: return launch_gather<T, 64>(x);
-    case 128: return launch_gather<T, 128>(x);
-    default: fail("cuda", "launch_tw_mma", "unsupported column block " + std::to_string(x.bn), __FILE__, __LINE__);
-  }
+  launch_by_column_block(x, "launch_tw_mma", [&](auto bn) {
+    launch_by_gather(x, [](const TwLaunch& y, auto gather, auto out_transposed) {
+      launch_config<T, decltype(bn)::value, decltype(gather)::value, decltype(out_transposed)::value>(y);
+    });
+  });
 }
 
 }  // namespace

@@ -12,21 +12,10 @@
 
 #include <cstdint>
 
+#include "backends/cuda/element_ops.cuh"
 #include "backends/cuda/tw_launch.hpp"
 
 namespace tilesparse::cuda::tw_output {
-
-__device__ __forceinline__ float load_value(const __half* p) { return __half2float(*p); }
-__device__ __forceinline__ float load_value(const __nv_bfloat16* p) { return __bfloat162float(*p); }
-__device__ __forceinline__ void store_value(__half* p, float v) { *p = __float2half_rn(v); }
-__device__ __forceinline__ void store_value(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-
-// TwLaunch::activation: 0 none, 1 ReLU, 2 GELU in its erf form 0.5·v·(1 + erf(v/√2)).
-__device__ __forceinline__ float activate(float v, int activation) {
-  if (activation == 1) return fmaxf(v, 0.0f);
-  if (activation == 2) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-  return v;
-}
 
 // The staged block in shared memory, followed by the item's original column indices and
 // biases (BN each):

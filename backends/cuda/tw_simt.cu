@@ -46,6 +46,7 @@
 //    double-buffered).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
@@ -53,6 +54,7 @@
 
 #include "backends/cuda/async_copy.cuh"
 #include "backends/cuda/check.hpp"
+#include "backends/cuda/element_ops.cuh"
 #include "backends/cuda/tw_launch.hpp"
 
 namespace tilesparse::cuda {
@@ -63,7 +65,6 @@ enum class Gather { transposed_vector, transposed_scalar, row_major };
 
 constexpr int kThreads = 256;
 
-constexpr int max_int(int a, int b) { return a > b ? a : b; }
 
 // BM x BN output block per CTA, BK kept rows per step, a STAGES-deep cp.async ring.
 template <int BM_, int BN_, int BK_, int STAGES_>
@@ -78,7 +79,7 @@ struct SimtTile {
   static constexpr int pass_rows = BM / passes;                // = threads_m * 4
   static constexpr int as_stride = BM + 4;                     // padded k-row of As, see as_index
   static constexpr int stage_floats = BK * (as_stride + BN);
-  static constexpr int smem_floats = max_int(STAGES * stage_floats, pass_rows * BN);
+  static constexpr int smem_floats = std::max(STAGES * stage_floats, pass_rows * BN);
   static_assert(kTwRowBlock % BK == 0, "a step never crosses the row padding");
   static_assert(BK % 8 == 0, "the gathers cover k in groups of 8");
   static_assert(STAGES >= 2, "a ring");
@@ -102,10 +103,7 @@ __device__ __forceinline__ int as_index(int k, int m) {
 
 __device__ __forceinline__ float finish(float acc, const float* out, float bias, bool accumulate, int activation) {
   float v = accumulate ? *out + acc : acc;
-  v += bias;
-  if (activation == 1) v = fmaxf(v, 0.0f);
-  if (activation == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-  return v;
+  return activate(v + bias, activation);
 }
 
 template <class Tile, Gather G>

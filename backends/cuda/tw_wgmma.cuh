@@ -30,12 +30,13 @@
 #include "backends/cuda/async_copy.cuh"
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/tw_launch.hpp"
+#include "backends/cuda/tw_launch_choice.cuh"
 #include "backends/cuda/tw_output.cuh"
 
 namespace tilesparse::cuda::tw_wgmma_detail {
 
 
-enum class Gather { transposed_async, transposed_registers, row_major_registers };
+using Gather = TwGather;
 
 constexpr int kBK = kTwRowBlock;  // kept rows per stage: one 128-byte swizzle row of 16-bit values
 constexpr int kThreads = 256;     // two warpgroups
@@ -361,33 +362,15 @@ void launch_config(const TwLaunch& x) {
 // One warpgroup pair per 128 activation rows, two CTAs per SM (3 stages of 128-column
 // items fit twice in shared memory): on the BERT-large shapes this beat 256-row CTAs
 // (1 per SM), 4 stages, keeping one wgmma batch in flight, and a warp-specialised
-// persistent variant (bench/NOTES.md). Row-major A with a transposed copy (x.a_transposed)
-// takes the coalesced Aᵀ gather and writes row-major C.
-template <class T, int BN>
-void launch_bn(const TwLaunch& x) {
-  constexpr int STAGES = BN == 128 ? 3 : 4;
-  const auto aligned = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; };
-  if (!x.transposed && x.a_transposed != nullptr && x.m % 8 == 0 && aligned(x.a_transposed)) {
-    TwLaunch y = x;
-    y.a = x.a_transposed;
-    launch_config<T, BN, 1, Gather::transposed_async, STAGES, 0, false>(y);
-  } else if (!x.transposed) {
-    launch_config<T, BN, 1, Gather::row_major_registers, STAGES>(x);
-  } else if (x.m % 8 == 0 && aligned(x.a)) {
-    launch_config<T, BN, 1, Gather::transposed_async, STAGES>(x);
-  } else {
-    launch_config<T, BN, 1, Gather::transposed_registers, STAGES>(x);
-  }
-}
-
+// persistent variant (bench/NOTES.md). The gather: launch_by_gather.
 template <class T>
 void launch_typed(const TwLaunch& x) {
-  switch (x.bn) {
-    case 32: return launch_bn<T, 32>(x);
-    case 64: return launch_bn<T, 64>(x);
-    case 128: return launch_bn<T, 128>(x);
-    default: fail("cuda", "launch_tw_wgmma", "unsupported column block " + std::to_string(x.bn), __FILE__, __LINE__);
-  }
+  launch_by_column_block(x, "launch_tw_wgmma", [&](auto bn) {
+    launch_by_gather(x, [](const TwLaunch& y, auto gather, auto out_transposed) {
+      constexpr int BN = decltype(bn)::value, STAGES = BN == 128 ? 3 : 4;
+      launch_config<T, BN, 1, decltype(gather)::value, STAGES, 0, decltype(out_transposed)::value>(y);
+    });
+  });
 }
 
 extern template void launch_typed<__half>(const TwLaunch&);
