@@ -56,6 +56,7 @@
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/element_ops.cuh"
 #include "backends/cuda/tw_launch.hpp"
+#include "backends/cuda/tw_output.cuh"
 
 namespace tilesparse::cuda {
 
@@ -125,6 +126,11 @@ __global__ void __launch_bounds__(kThreads, 2) tw_simt_kernel(const TwLaunch x, 
   const std::int64_t m0 = static_cast<std::int64_t>(static_cast<int>(blockIdx.x) - item_index * m_blocks) * BM;
   const TwItem item = x.items[item_index];
   if (x.compact && item.tile < 0) return;  // pruned columns are not part of a compact C
+  if (item.kept_rows == 0) {
+    tw_output::write_pruned_columns<float, BM, kTransposed>(x, item, static_cast<int>(static_cast<int>(blockIdx.x) - item_index * m_blocks), m_blocks,
+                                                    static_cast<int>(threadIdx.x), kThreads);
+    return;
+  }
   const std::int64_t M = x.m;
   const int steps = (item.kept_rows + kBK - 1) / kBK;  // the last one may hold -1 padding
   const float* const a = static_cast<const float*>(x.a);
