@@ -108,72 +108,48 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 }
 
 // A work item without kept rows (the columns a weight prunes entirely, or a tile whose
-// rows are all pruned, which a compact C still holds): every element of output column n
-// is activation(bias[n]) (plus what C holds: the TEW residual), nothing is computed or
-// staged. The item's m_blocks CTAs share it out:
-//  * transposed C: CTA `part` writes the item's columns part, part + m_blocks, ... as
-//    whole rows of Cᵀ (all M, 16-byte stores where M % 8 == 0). Whole rows, not a
-//    BM-row piece of every column: after a dirty-L2 flush on the H200, 25 MB written as
-//    whole 8 KB rows took 9.6 µs, as 512-byte pieces of scattered rows 20.7 µs
-//    (bench/NOTES.md);
-//  * row-major C: CTA `part` writes its BM rows, consecutive threads on consecutive
-//    columns of a row.
-template <class T, int BM, bool kTransposed>
-__device__ __forceinline__ void write_pruned_columns(const TwLaunch& x, const TwItem& item, int part, int m_blocks,
-                                                     int tid, int threads) {
+// rows are all pruned, which a compact C still holds) when C is transposed: every element
+// of output column n is activation(bias[n]) (plus what C holds: the TEW residual), so
+// nothing is computed or staged. The item's m_blocks CTAs share it out: CTA `part` writes
+// the item's columns part, part + m_blocks, ... as whole rows of Cᵀ (all M, 16-byte
+// stores where M and C allow). Whole rows, not a BM-row piece of every column: after a
+// dirty-L2 flush on the H200, 25 MB written as whole 8 KB rows took 9.6 µs, as 512-byte
+// pieces of scattered rows 20.7 µs (bench/NOTES.md). A row-major C keeps the general
+// epilogue (its columns are scattered within each row either way).
+template <class T>
+__device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& x, const TwItem& item, int part,
+                                                                int m_blocks, int tid, int threads) {
   T* c = static_cast<T*>(x.c);
-  const auto value = [&](std::int32_t n, const T* old) {
-    float v = x.bias != nullptr ? x.bias[n] : 0.0f;
-    if (old != nullptr) v += load_value(old);  // accumulate
-    return activate(v, x.activation);
-  };
-  if constexpr (kTransposed) {
-    constexpr int kPer = 16 / sizeof(T);  // elements per 16-byte store
-    const bool vector = x.m % kPer == 0 && reinterpret_cast<std::uintptr_t>(c) % 16 == 0;
-    for (int col = part; col < item.cols; col += m_blocks) {
-      const std::int32_t n = x.cols[item.col_begin + col];
-      T* row = c + (x.compact ? item.col_begin + col : n) * x.m;
-      if (vector) {
-        union {
-          uint4 u;
-          T t[kPer];
-        } pack;
-        if (!x.accumulate) {
-          T v;
-          store_value(&v, value(n, nullptr));
+  constexpr int kPer = 16 / sizeof(T);  // elements per 16-byte store
+  const bool vector = x.m % kPer == 0 && reinterpret_cast<std::uintptr_t>(c) % 16 == 0;
+  for (int col = part; col < item.cols; col += m_blocks) {
+    const std::int32_t n = x.cols[item.col_begin + col];
+    const float bias = x.bias != nullptr ? x.bias[n] : 0.0f;
+    T* row = c + static_cast<std::int64_t>(x.compact ? item.col_begin + col : n) * x.m;
+    if (vector) {
+      union {
+        uint4 u;
+        T t[kPer];
+      } pack;
+      if (!x.accumulate) {
+        T v;
+        store_value(&v, activate(bias, x.activation));
 #pragma unroll
-          for (int e = 0; e < kPer; ++e) pack.t[e] = v;
-        }
-        for (std::int64_t i = tid; i < x.m / kPer; i += threads) {
-          uint4* out = reinterpret_cast<uint4*>(row + i * kPer);
-          if (x.accumulate) {
-            pack.u = *out;
-#pragma unroll
-            for (int e = 0; e < kPer; ++e) store_value(&pack.t[e], value(n, &pack.t[e]));
-          }
-          *out = pack.u;
-        }
-      } else {
-        for (std::int64_t m = tid; m < x.m; m += threads) store_value(row + m, value(n, x.accumulate ? row + m : nullptr));
+        for (int e = 0; e < kPer; ++e) pack.t[e] = v;
       }
-    }
-  } else {
-    // Thread tid % 128 takes columns tid % 128 (+128...), rows tid / 128 (+ threads/128...).
-    const int lanes = threads < 128 ? threads : 128, groups = threads / lanes;
-    if (tid >= lanes * groups) return;
-    const std::int64_t m0 = static_cast<std::int64_t>(part) * BM;
-    const std::int64_t rows = x.m - m0 < BM ? x.m - m0 : BM;
-    for (int col = tid % lanes; col < item.cols; col += lanes) {
-      const std::int32_t n = x.cols[item.col_begin + col];
-      T* out = c + m0 * x.n_out + (x.compact ? item.col_begin + col : n);
-      T constant;
-      store_value(&constant, value(n, nullptr));
-      for (std::int64_t r = tid / lanes; r < rows; r += groups) {
+      for (std::int64_t i = tid; i < x.m / kPer; i += threads) {
+        uint4* out = reinterpret_cast<uint4*>(row + i * kPer);
         if (x.accumulate) {
-          store_value(out + r * x.n_out, value(n, out + r * x.n_out));
-        } else {
-          out[r * x.n_out] = constant;
+          pack.u = *out;
+#pragma unroll
+          for (int e = 0; e < kPer; ++e) store_value(&pack.t[e], activate(bias + load_value(&pack.t[e]), x.activation));
         }
+        *out = pack.u;
+      }
+    } else {
+      for (std::int64_t m = tid; m < x.m; m += threads) {
+        const float old = x.accumulate ? load_value(row + m) : 0.0f;
+        store_value(row + m, activate(bias + old, x.activation));
       }
     }
   }

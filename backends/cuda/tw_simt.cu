@@ -126,9 +126,9 @@ __global__ void __launch_bounds__(kThreads, 2) tw_simt_kernel(const TwLaunch x, 
   const std::int64_t m0 = static_cast<std::int64_t>(static_cast<int>(blockIdx.x) - item_index * m_blocks) * BM;
   const TwItem item = x.items[item_index];
   if (x.compact && item.tile < 0) return;  // pruned columns are not part of a compact C
-  if (item.kept_rows == 0) {
-    tw_output::write_pruned_columns<float, BM, kTransposed>(x, item, static_cast<int>(static_cast<int>(blockIdx.x) - item_index * m_blocks), m_blocks,
-                                                    static_cast<int>(threadIdx.x), kThreads);
+  if (kTransposed && item.kept_rows == 0) {  // columns without kept rows, as whole rows of Cᵀ
+    const int part = static_cast<int>(blockIdx.x) - item_index * m_blocks;  // this CTA's m-block
+    tw_output::write_pruned_columns_transposed<float>(x, item, part, m_blocks, static_cast<int>(threadIdx.x), kThreads);
     return;
   }
   const std::int64_t M = x.m;

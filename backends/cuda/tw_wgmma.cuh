@@ -184,9 +184,9 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   const std::int64_t m0 = static_cast<std::int64_t>(blockIdx.x % m_blocks) * BM;
   const TwItem item = x.items[item_index];
   if (x.compact && item.tile < 0) return;  // pruned columns are not part of a compact C
-  if (item.kept_rows == 0) {
-    tw_output::write_pruned_columns<T, BM, OUT_TRANSPOSED>(x, item, static_cast<int>(blockIdx.x % m_blocks), m_blocks,
-                                                    static_cast<int>(threadIdx.x), kThreads);
+  if (OUT_TRANSPOSED && item.kept_rows == 0) {  // columns without kept rows, as whole rows of Cᵀ
+    const int part = static_cast<int>(blockIdx.x % m_blocks);  // this CTA's m-block
+    tw_output::write_pruned_columns_transposed<T>(x, item, part, m_blocks, static_cast<int>(threadIdx.x), kThreads);
     return;
   }
   const int steps = (item.kept_rows + kBK - 1) / kBK;
