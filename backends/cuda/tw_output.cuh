@@ -64,7 +64,7 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
   T* c = static_cast<T*>(x.c);
   const auto finish = [&](float v, float bias, const T* old) {
     v += bias;
-    if (old != nullptr) v += load_value(old);  // accumulate
+    if (x.accumulate) v += load_value(old);
     return activate(v, x.activation);
   };
   if constexpr (kTransposed) {
