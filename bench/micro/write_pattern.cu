@@ -26,7 +26,8 @@ __global__ void row_pieces(__half* c, const int* order, int rows, int m) {
     const int item = u / m_blocks, block = u % m_blocks;
     for (int i = warp; i < 128; i += blockDim.x / 32) {
       const int row = order[item * 128 + i];
-      *reinterpret_cast<uint4*>(c + static_cast<std::size_t>(row) * m + block * 256 + lane * 8) = make_uint4(1, 2, 3, 4);
+      __half* piece = c + static_cast<std::size_t>(row) * m + block * 256;
+      *reinterpret_cast<uint4*>(piece + lane * 8) = make_uint4(1, 2, 3, 4);
     }
   }
 }
