@@ -138,15 +138,9 @@ __global__ void __launch_bounds__(kThreads, 2) tw_mma_kernel(const TwLaunch x, c
   extern __shared__ __align__(16) std::uint8_t smem[];
   const std::uint32_t smem_base = smem_address(smem);
 
-  const int item_index = static_cast<int>(blockIdx.x) / m_blocks;
-  const std::int64_t m0 = static_cast<std::int64_t>(static_cast<int>(blockIdx.x) - item_index * m_blocks) * BM;
-  const TwItem item = x.items[item_index];
-  if (x.compact && item.tile < 0) return;  // pruned columns are not part of a compact C
-  if (kOutTransposed && item.kept_rows == 0) {  // columns without kept rows, as whole rows of Cᵀ
-    const int part = static_cast<int>(blockIdx.x) - item_index * m_blocks;  // this CTA's m-block
-    tw_output::write_pruned_columns_transposed<T>(x, item, part, m_blocks, static_cast<int>(threadIdx.x), kThreads);
-    return;
-  }
+  TwItem item;
+  std::int64_t m0 = 0;
+  if (!tw_output::start_item<T, BM, kOutTransposed>(x, m_blocks, kThreads, item, m0)) return;
   const int steps = (item.kept_rows + BK - 1) / BK;
   const T* const a = static_cast<const T*>(x.a);
   const T* const values = static_cast<const T*>(x.values) + item.values_offset;

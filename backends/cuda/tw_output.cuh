@@ -7,6 +7,8 @@
 //   the TEW residual)), converted to T and written to the original column
 //   cols[col_begin + j] (a row of Cᵀ when the output is transposed), or, for a compact C,
 //   to its column col_begin + j.
+// Shared by all three TW kernels (tw_simt.cu too): start_item, each CTA's work item and
+// the direct write of columns without kept rows into a transposed C.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -153,6 +155,26 @@ __device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& 
       }
     }
   }
+}
+
+// The start every TW kernel makes (tw_wgmma.cuh, tw_mma.cu, tw_simt.cu): this CTA's work
+// item (blockIdx.x = item · m_blocks + m-block) and the first activation row m0 of its
+// m-block. False when the CTA has nothing left to do: the item holds pruned columns and C
+// is compact, or C is transposed and the item has no kept rows, whose share of whole Cᵀ
+// rows this call has just written.
+template <class T, int BM, bool kTransposed>
+__device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int threads, TwItem& item,
+                                           std::int64_t& m0) {
+  const int item_index = static_cast<int>(blockIdx.x) / m_blocks;
+  const int part = static_cast<int>(blockIdx.x) - item_index * m_blocks;
+  item = x.items[item_index];
+  m0 = static_cast<std::int64_t>(part) * BM;
+  if (x.compact && item.tile < 0) return false;  // pruned columns are not part of a compact C
+  if (kTransposed && item.kept_rows == 0) {
+    write_pruned_columns_transposed<T>(x, item, part, m_blocks, static_cast<int>(threadIdx.x), threads);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace tilesparse::cuda::tw_output

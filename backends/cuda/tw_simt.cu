@@ -122,15 +122,9 @@ __global__ void __launch_bounds__(kThreads, 2) tw_simt_kernel(const TwLaunch x, 
   float* const smem = reinterpret_cast<float*>(smem4);
   const std::uint32_t smem_base = smem_address(smem);
 
-  const int item_index = static_cast<int>(blockIdx.x) / m_blocks;
-  const std::int64_t m0 = static_cast<std::int64_t>(static_cast<int>(blockIdx.x) - item_index * m_blocks) * BM;
-  const TwItem item = x.items[item_index];
-  if (x.compact && item.tile < 0) return;  // pruned columns are not part of a compact C
-  if (kTransposed && item.kept_rows == 0) {  // columns without kept rows, as whole rows of Cᵀ
-    const int part = static_cast<int>(blockIdx.x) - item_index * m_blocks;  // this CTA's m-block
-    tw_output::write_pruned_columns_transposed<float>(x, item, part, m_blocks, static_cast<int>(threadIdx.x), kThreads);
-    return;
-  }
+  TwItem item;
+  std::int64_t m0 = 0;
+  if (!tw_output::start_item<float, BM, kTransposed>(x, m_blocks, kThreads, item, m0)) return;
   const std::int64_t M = x.m;
   const int steps = (item.kept_rows + kBK - 1) / kBK;  // the last one may hold -1 padding
   const float* const a = static_cast<const float*>(x.a);

@@ -180,15 +180,9 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   std::uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
   const std::uint32_t smem_base = smem_address(smem);
 
-  const int item_index = static_cast<int>(blockIdx.x / m_blocks);
-  const std::int64_t m0 = static_cast<std::int64_t>(blockIdx.x % m_blocks) * BM;
-  const TwItem item = x.items[item_index];
-  if (x.compact && item.tile < 0) return;  // pruned columns are not part of a compact C
-  if (OUT_TRANSPOSED && item.kept_rows == 0) {  // columns without kept rows, as whole rows of Cᵀ
-    const int part = static_cast<int>(blockIdx.x % m_blocks);  // this CTA's m-block
-    tw_output::write_pruned_columns_transposed<T>(x, item, part, m_blocks, static_cast<int>(threadIdx.x), kThreads);
-    return;
-  }
+  TwItem item;
+  std::int64_t m0 = 0;
+  if (!tw_output::start_item<T, BM, OUT_TRANSPOSED>(x, m_blocks, kThreads, item, m0)) return;
   const int steps = (item.kept_rows + kBK - 1) / kBK;
   const T* a = static_cast<const T*>(x.a);
   const std::uint8_t* values =
