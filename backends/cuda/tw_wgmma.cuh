@@ -7,7 +7,8 @@
 // 64*WGM rows, multiply the gathered activations [BM x kept rows] by the item's packed
 // weight block [kept rows x BN] in steps of 64 kept rows:
 //  * the weight block of a step is a contiguous, pre-swizzled 128-byte-swizzle image
-//    (K-major), copied to shared memory as is: wgmma operand B;
+//    (K-major), copied to shared memory as is by one cp.async.bulk (thread 0) that
+//    completes on the stage's mbarrier: wgmma operand B;
 //  * the activations are gathered into shared memory as wgmma operand A. Transposed
 //    layout (Aᵀ, K x M): each kept row is a contiguous run of Aᵀ, copied in 16-byte
 //    cp.async chunks into an MN-major 128-byte-swizzle image (the paper's coalesced
@@ -16,7 +17,8 @@
 //    and stored K-major. M not a multiple of 8 in the transposed layout takes the
 //    register path as well.
 //  * STAGES-deep ring of shared-memory stages: loads for step s+STAGES-1 are issued
-//    right after the wgmma of step s, so copies overlap the math.
+//    right after the wgmma of step s, so copies overlap the math; a step waits for its
+//    activations (cp.async group) and its weights (the mbarrier's phase).
 // The epilogue (tw_output.cuh, shared with the mma.sync kernel) adds what C holds (TEW
 // residual) and the bias, applies the activation and scatters each column to its
 // original position (Cᵀ rows when transposed).
@@ -118,6 +120,41 @@ __device__ __forceinline__ void wgmma_wait() {
 }
 
 
+// The weight block of each stage: one bulk copy (PTX ISA: cp.async.bulk, mbarrier) issued
+// by thread 0, completing on the stage's mbarrier (one arrival, the block's bytes as
+// expected transactions); the u-th fill of a stage completes the barrier's phase u.
+// Against 16-byte cp.async by every thread, this took 8-10% off the dense-rate steps
+// (bench/NOTES.md): the issue slots go to the activation gathers.
+struct WeightStages {
+  std::uint32_t barriers;  // shared address of the first stage's barrier (8 bytes each)
+
+  // Thread 0, then a barrier before any wait.
+  __device__ __forceinline__ void init(int stages) const {
+    for (int s = 0; s < stages; ++s)
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(barriers + 8 * s) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  // Thread 0. The stage's previous contents are no longer read (the caller's barrier).
+  __device__ __forceinline__ void fill(int stage, std::uint32_t dst, const void* src, int bytes) const {
+    const std::uint32_t bar = barriers + 8 * stage;
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(bar)
+                 : "memory");
+  }
+  // Every thread that reads the stage: its `use`-th fill (use = step / stages) has landed.
+  __device__ __forceinline__ void wait(int stage, int use) const {
+    std::uint32_t done = 0;
+    do {
+      asm volatile(
+          "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+          : "=r"(done)
+          : "r"(barriers + 8 * stage), "r"(use & 1)
+          : "memory");
+    } while (done == 0);
+  }
+};
+
 template <int N>
 __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
 #pragma unroll
@@ -172,13 +209,14 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   constexpr bool kTransposed = G != Gather::row_major_registers;
   constexpr int kChunks = BM * kBK / 8;  // 16-byte chunks of one activation stage
   constexpr int kChunksPerThread = kChunks / kThreads;
-  static_assert(kChunks % kThreads == 0 && (B_BYTES / 16) % kThreads == 0, "stage copies split evenly");
+  static_assert(kChunks % kThreads == 0, "activation copies split evenly");
 
   extern __shared__ std::uint8_t smem_raw[];
   // Swizzle atoms must start at 1024-byte boundaries (launch adds the slack).
   const std::uint32_t raw = smem_address(smem_raw);
   std::uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
   const std::uint32_t smem_base = smem_address(smem);
+  const WeightStages weight_stages{smem_base + STAGES * STAGE_BYTES};
 
   TwItem item;
   std::int64_t m0 = 0;
@@ -197,11 +235,12 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[j][i] = 0.0f;
 
+  if (tid == 0) weight_stages.init(STAGES);
+  __syncthreads();
   auto copy_weights = [&](int stage, int step) {
-    const std::uint8_t* src = values + static_cast<std::int64_t>(step) * B_BYTES;
-    const std::uint32_t dst = smem_base + stage * STAGE_BYTES + A_BYTES;
-#pragma unroll
-    for (int i = tid; i < B_BYTES / 16; i += kThreads) cp_async16(dst + i * 16, src + i * 16, true);
+    if (tid == 0)
+      weight_stages.fill(stage, smem_base + stage * STAGE_BYTES + A_BYTES,
+                         values + static_cast<std::int64_t>(step) * B_BYTES, B_BYTES);
   };
 
   // Shared-memory offset of activation chunk (kept row r, rows/columns c*8..c*8+7).
@@ -292,10 +331,11 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   }
 
   for (int step = 0; step < steps; ++step) {
+    const int stage = step % STAGES;
     cp_async_wait<LOOKAHEAD - 1>();
     fence_async_proxy();
+    weight_stages.wait(stage, step / STAGES);
     __syncthreads();
-    const int stage = step % STAGES;
     const std::uint32_t a_stage = smem_base + stage * STAGE_BYTES;
     const std::uint32_t b_stage = a_stage + A_BYTES;
     wgmma_fence();
@@ -343,7 +383,7 @@ template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0,
           bool OUT_TRANSPOSED = G != Gather::row_major_registers>
 void launch_config(const TwLaunch& x) {
   constexpr int BM = 2 * 64 * WGM;
-  constexpr int kSmem = STAGES * (BM + BN) * 128 + 1024;
+  constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
   auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP, OUT_TRANSPOSED>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
