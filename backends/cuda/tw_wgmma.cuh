@@ -124,7 +124,8 @@ __device__ __forceinline__ void wgmma_wait() {
 // by thread 0, completing on the stage's mbarrier (one arrival, the block's bytes as
 // expected transactions); the u-th fill of a stage completes the barrier's phase u.
 // Against 16-byte cp.async by every thread, this took 8-10% off the dense-rate steps
-// (bench/NOTES.md): the issue slots go to the activation gathers.
+// (bench/NOTES.md): fewer per-thread copies in flight in a kernel that ncu shows
+// latency-bound (L2 and SM both under half of peak).
 struct WeightStages {
   std::uint32_t barriers;  // shared address of the first stage's barrier (8 bytes each)
 
