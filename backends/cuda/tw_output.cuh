@@ -64,49 +64,55 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
   sync();
 
   T* c = static_cast<T*>(x.c);
-  const auto finish = [&](float v, float bias, const T* old) {
-    v += bias;
-    if (x.accumulate) v += load_value(old);
-    return activate(v, x.activation);
-  };
-  if constexpr (kTransposed) {
-    // Runs of 8 consecutive m of one Cᵀ row per thread: 16-byte stores where aligned.
-    const bool vector = x.m % 8 == 0;
-    for (int i = tid; i < item.cols * (BM / 8); i += threads) {
-      const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
-      const std::int64_t m = m0 + r;
-      if (m >= x.m) continue;
-      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-      T* out = c + out_col * x.m + m;
-      const float* v = staged + col * kPitch + r;
-      if (vector) {
-        union {
-          uint4 u;
-          T t[8];
-        } pack;
-        if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
+  with_activation(x.activation, [&](auto activation) {
+    const auto finish = [&](float v, float bias, const T* old) {
+      v += bias;
+      if (x.accumulate) v += load_value(old);
+      return activate(v, activation);
+    };
+    if constexpr (kTransposed) {
+      // Runs of 8 consecutive m of one Cᵀ row per thread: two 16-byte shared loads (the
+      // staging pitch keeps them aligned) and one 16-byte store where C allows.
+      const bool vector = x.m % 8 == 0 && reinterpret_cast<std::uintptr_t>(c) % 16 == 0;
+      for (int i = tid; i < item.cols * (BM / 8); i += threads) {
+        const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
+        const std::int64_t m = m0 + r;
+        if (m >= x.m) continue;
+        const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+        T* out = c + out_col * x.m + m;
+        const float* v = staged + col * kPitch + r;
+        const float bias = col_bias[col];
+        if (vector) {
+          const float4 lo = reinterpret_cast<const float4*>(v)[0], hi = reinterpret_cast<const float4*>(v)[1];
+          const float sums[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+          union {
+            uint4 u;
+            T t[8];
+          } pack;
+          if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
 #pragma unroll
-        for (int t = 0; t < 8; ++t) {
-          float y = v[t] + col_bias[col];
-          if (x.accumulate) y += static_cast<float>(pack.t[t]);
-          store_value(&pack.t[t], activate(y, x.activation));
+          for (int t = 0; t < 8; ++t) {
+            float y = sums[t] + bias;
+            if (x.accumulate) y += static_cast<float>(pack.t[t]);
+            store_value(&pack.t[t], activate(y, activation));
+          }
+          *reinterpret_cast<uint4*>(out) = pack.u;
+        } else {
+          for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], bias, out + t));
         }
-        *reinterpret_cast<uint4*>(out) = pack.u;
-      } else {
-        for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
+      }
+    } else {
+      // Consecutive threads: consecutive columns of one C row.
+      for (int i = tid; i < BM * BN; i += threads) {
+        const int r = i / BN, col = i % BN;
+        const std::int64_t m = m0 + r;
+        if (col >= item.cols || m >= x.m) continue;
+        const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+        T* out = c + m * x.n_out + out_col;
+        store_value(out, finish(staged[r * kPitch + col], col_bias[col], out));
       }
     }
-  } else {
-    // Consecutive threads: consecutive columns of one C row.
-    for (int i = tid; i < BM * BN; i += threads) {
-      const int r = i / BN, col = i % BN;
-      const std::int64_t m = m0 + r;
-      if (col >= item.cols || m >= x.m) continue;
-      const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-      T* out = c + m * x.n_out + out_col;
-      store_value(out, finish(staged[r * kPitch + col], col_bias[col], out));
-    }
-  }
+  });
 }
 
 // A work item without kept rows (the columns a weight prunes entirely, or a tile whose

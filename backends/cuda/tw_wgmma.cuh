@@ -253,22 +253,33 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     }
   };
 
+  // Aᵀ gather (transposed_async): thread tid copies the 16-byte chunk of activation rows
+  // gather_c*8.. of kept rows gather_r + j*kRowsPerPass (j < kChunksPerThread) of each
+  // step. Everything but the kept row's index is the same at every step, so the per-copy
+  // work is one index load, one multiply-add for the source and an immediate destination
+  // offset (the swizzle depends on the kept row mod 8, which j does not change).
+  constexpr int kRowsPerPass = kThreads / (BM / 8);
+  static_assert(kRowsPerPass % 8 == 0, "a pass keeps the kept row's swizzle phase");
+  const int gather_c = tid % (BM / 8), gather_r = tid / (BM / 8);
+  const std::uint32_t gather_dst = chunk_offset(gather_r, gather_c);
+  const T* const gather_src = a + m0 + gather_c * 8;
+  const bool gather_in = m0 + gather_c * 8 < x.m;  // M % 8 == 0 here: a chunk is all in or all out
+  const std::int32_t gather_pitch = static_cast<std::int32_t>(x.m);  // launch_config: M < 2^31
+
   // The kept-row indices of a step are loaded one step before its copy is issued, so the
   // copy does not wait on them.
   auto load_row_indices = [&](int step, std::int32_t (&out)[kChunksPerThread]) {
+    const std::int32_t* step_rows = rows + step * kBK + gather_r;
 #pragma unroll
-    for (int j = 0; j < kChunksPerThread; ++j) out[j] = rows[step * kBK + (tid + j * kThreads) / (BM / 8)];
+    for (int j = 0; j < kChunksPerThread; ++j) out[j] = step_rows[j * kRowsPerPass];
   };
   auto copy_activations_async = [&](int stage, const std::int32_t (&row_of)[kChunksPerThread]) {
-    const std::uint32_t dst = smem_base + stage * STAGE_BYTES;
+    const std::uint32_t dst = smem_base + stage * STAGE_BYTES + gather_dst;
 #pragma unroll
     for (int j = 0; j < kChunksPerThread; ++j) {
-      const int i = tid + j * kThreads;
-      const int r = i / (BM / 8), c = i % (BM / 8);
-      const std::int32_t row = row_of[j];
-      const std::int64_t m = m0 + c * 8;
-      const bool valid = row >= 0 && m < x.m;  // M % 8 == 0 here: a chunk is all in or all out
-      cp_async16(dst + chunk_offset(r, c), valid ? a + static_cast<std::int64_t>(row) * x.m + m : a, valid);
+      const std::int32_t row = row_of[j];  // -1: padding, zero-filled
+      cp_async16(dst + j * kRowsPerPass * 128,
+                 gather_src + static_cast<std::int64_t>(max(row, 0)) * gather_pitch, gather_in && row >= 0);
     }
   };
   std::int32_t row_indices[kChunksPerThread];
@@ -331,23 +342,26 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     if (LOOKAHEAD < steps) load_row_indices(LOOKAHEAD, row_indices);
   }
 
+  // Operand descriptors of stage 0; a stage's are these plus its offset in 16-byte units
+  // (the descriptor's address field; shared memory stays under its 256 KB range).
+  const std::uint64_t a_descriptor = kTransposed ? descriptor(smem_base + warpgroup * WGM * kAtomBytes, 1024, 1024)
+                                                 : descriptor(smem_base + warpgroup * WGM * kAtomBytes, 16, 1024);
+  const std::uint64_t b_descriptor = descriptor(smem_base + A_BYTES, 16, 1024);
   for (int step = 0; step < steps; ++step) {
     const int stage = step % STAGES;
     cp_async_wait<LOOKAHEAD - 1>();
     fence_async_proxy();
     weight_stages.wait(stage, step / STAGES);
     __syncthreads();
-    const std::uint32_t a_stage = smem_base + stage * STAGE_BYTES;
-    const std::uint32_t b_stage = a_stage + A_BYTES;
+    const std::uint64_t stage_units = static_cast<std::uint64_t>(stage) * (STAGE_BYTES / 16);
     wgmma_fence();
 #pragma unroll
     for (int ks = 0; ks < kBK / 16; ++ks) {
-      const std::uint64_t db = descriptor(b_stage + ks * 32, 16, 1024);
+      const std::uint64_t db = b_descriptor + stage_units + ks * 32 / 16;
 #pragma unroll
       for (int j = 0; j < WGM; ++j) {
-        const std::uint32_t atom = a_stage + (warpgroup * WGM + j) * kAtomBytes;
         // MN-major: k steps are whole 8-row groups (2 x 1024 bytes); K-major: 32 bytes in the swizzled row.
-        const std::uint64_t da = kTransposed ? descriptor(atom + ks * 2048, 1024, 1024) : descriptor(atom + ks * 32, 16, 1024);
+        const std::uint64_t da = a_descriptor + stage_units + (j * kAtomBytes + ks * (kTransposed ? 2048 : 32)) / 16;
         wgmma<kTransposed ? 1 : 0>(Tag<T, BN>{}, acc[j], da, db);
       }
     }
@@ -395,6 +409,7 @@ void launch_config(const TwLaunch& x) {
   const std::int64_t blocks = m_blocks * x.item_count;
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
+  if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
   kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks));
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }
