@@ -28,6 +28,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "backends/cuda/async_copy.cuh"
 #include "backends/cuda/check.hpp"
@@ -256,18 +257,18 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   // Aᵀ gather (transposed_async): thread tid copies the 16-byte chunk of activation rows
   // gather_c*8.. of kept rows gather_r + j*kRowsPerPass (j < kChunksPerThread) of each
   // step. Everything but the kept row's index is the same at every step, so the per-copy
-  // work is one index load, one multiply-add for the source and an immediate destination
-  // offset (the swizzle depends on the kept row mod 8, which j does not change).
+  // work is one index load, one 32x32+64-bit multiply-add for the source and an immediate
+  // destination offset (the swizzle depends on the kept row mod 8, which j does not change).
   constexpr int kRowsPerPass = kThreads / (BM / 8);
   static_assert(kRowsPerPass % 8 == 0, "a pass keeps the kept row's swizzle phase");
   const int gather_c = tid % (BM / 8), gather_r = tid / (BM / 8);
   const std::uint32_t gather_dst = chunk_offset(gather_r, gather_c);
-  const T* const gather_src = a + m0 + gather_c * 8;
+  const std::uint64_t gather_src = reinterpret_cast<std::uintptr_t>(a + m0 + gather_c * 8);
   const bool gather_in = m0 + gather_c * 8 < x.m;  // M % 8 == 0 here: a chunk is all in or all out
-  const std::int32_t gather_pitch = static_cast<std::int32_t>(x.m);  // launch_config: M < 2^31
+  const std::uint32_t gather_pitch = static_cast<std::uint32_t>(x.m * sizeof(T));  // launch_config: M < 2^31
 
-  // The kept-row indices of a step are loaded one step before its copy is issued, so the
-  // copy does not wait on them.
+  // The kept-row indices of a step are loaded two steps before its copy is issued (a ring
+  // of two register sets, RowIndices), so the copy does not wait on them.
   auto load_row_indices = [&](int step, std::int32_t (&out)[kChunksPerThread]) {
     const std::int32_t* step_rows = rows + step * kBK + gather_r;
 #pragma unroll
@@ -278,11 +279,11 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
 #pragma unroll
     for (int j = 0; j < kChunksPerThread; ++j) {
       const std::int32_t row = row_of[j];  // -1: padding, zero-filled
-      cp_async16(dst + j * kRowsPerPass * 128,
-                 gather_src + static_cast<std::int64_t>(max(row, 0)) * gather_pitch, gather_in && row >= 0);
+      const std::uint64_t src = gather_src + static_cast<std::uint64_t>(static_cast<std::uint32_t>(max(row, 0))) * gather_pitch;
+      cp_async16(dst + j * kRowsPerPass * 128, reinterpret_cast<const void*>(src), gather_in && row >= 0);
     }
   };
-  std::int32_t row_indices[kChunksPerThread];
+  std::int32_t row_indices[2][kChunksPerThread];  // by step parity
 
   uint4 held[kChunksPerThread];
   auto fetch_activations = [&](int step) {
@@ -325,8 +326,8 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   auto load_stage = [&](int stage, int step) {
     copy_weights(stage, step);
     if constexpr (G == Gather::transposed_async) {
-      load_row_indices(step, row_indices);
-      copy_activations_async(stage, row_indices);
+      load_row_indices(step, row_indices[0]);
+      copy_activations_async(stage, row_indices[0]);
     } else {
       fetch_activations(step);
       store_activations(stage);
@@ -339,7 +340,8 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     cp_async_commit();
   }
   if constexpr (G == Gather::transposed_async) {
-    if (LOOKAHEAD < steps) load_row_indices(LOOKAHEAD, row_indices);
+    if (LOOKAHEAD < steps) load_row_indices(LOOKAHEAD, row_indices[LOOKAHEAD % 2]);
+    if (LOOKAHEAD + 1 < steps) load_row_indices(LOOKAHEAD + 1, row_indices[(LOOKAHEAD + 1) % 2]);
   }
 
   // Operand descriptors of stage 0; a stage's are these plus its offset in 16-byte units
@@ -347,7 +349,10 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   const std::uint64_t a_descriptor = kTransposed ? descriptor(smem_base + warpgroup * WGM * kAtomBytes, 1024, 1024)
                                                  : descriptor(smem_base + warpgroup * WGM * kAtomBytes, 16, 1024);
   const std::uint64_t b_descriptor = descriptor(smem_base + A_BYTES, 16, 1024);
-  for (int step = 0; step < steps; ++step) {
+  // One step; `parity` (step % 2, a compile-time constant: the loop below runs steps in
+  // pairs) picks the register set of row indices without indexing registers at run time.
+  auto run_step = [&](int step, auto parity) {
+    constexpr int kNextParity = (decltype(parity)::value + LOOKAHEAD) % 2;
     const int stage = step % STAGES;
     cp_async_wait<LOOKAHEAD - 1>();
     fence_async_proxy();
@@ -371,8 +376,8 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
       // Stage (step - 1 - KEEP) % STAGES: its batch finished before the barrier above.
       copy_weights(next % STAGES, next);
       if constexpr (G == Gather::transposed_async) {
-        copy_activations_async(next % STAGES, row_indices);
-        if (next + 1 < steps) load_row_indices(next + 1, row_indices);
+        copy_activations_async(next % STAGES, row_indices[kNextParity]);
+        if (next + 2 < steps) load_row_indices(next + 2, row_indices[kNextParity]);
       } else {
         fetch_activations(next);
       }
@@ -384,6 +389,10 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     wgmma_wait<KEEP>();
 #pragma unroll
     for (int j = 0; j < WGM; ++j) keep_in_registers(acc[j]);
+  };
+  for (int step = 0; step < steps; step += 2) {
+    run_step(step, std::integral_constant<int, 0>{});
+    if (step + 1 < steps) run_step(step + 1, std::integral_constant<int, 1>{});
   }
   wgmma_wait<0>();
 
