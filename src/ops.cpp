@@ -176,17 +176,11 @@ const KernelEntry& find_kernel(Pattern p, Backend b, DType dt, const std::string
   throw Error(op, reason, shapes);
 }
 
-// The compute capability find_kernel checks the entries of backend b against: device 0's
-// (major * 10 + minor, 0 without a usable device) for CUDA, queried once.
+// The compute capability find_kernel checks the entries of backend b against: the
+// current device's (major * 10 + minor, 0 without a usable device) for CUDA.
 int capability_of(Backend b) {
 #if TILESPARSE_HAS_CUDA
-  if (b == Backend::cuda) {
-    static const int cc = [] {
-      const gpu::DeviceInfo info = gpu::device_info();
-      return info.present ? info.cc_major * 10 + info.cc_minor : 0;
-    }();
-    return cc;
-  }
+  if (b == Backend::cuda) return gpu::compute_capability();
 #endif
   (void)b;
   return 0;

@@ -1,4 +1,5 @@
 // Device info, streams, buffers and matrices: the RAII layer every other GPU file uses.
+#include <string>
 #include <utility>
 
 #include "backends/cuda/check.hpp"
@@ -19,9 +20,14 @@ DeviceInfo device_info() {
     info.reason = "no CUDA device found";
     return info;
   }
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    info.reason = "cudaGetDevice failed";
+    return info;
+  }
   cudaDeviceProp p{};
-  if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) {
-    info.reason = "cudaGetDeviceProperties failed on device 0";
+  if (cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+    info.reason = "cudaGetDeviceProperties failed on device " + std::to_string(device);
     return info;
   }
   info.present = true;
@@ -32,6 +38,15 @@ DeviceInfo device_info() {
   info.l2_bytes = static_cast<std::size_t>(p.l2CacheSize);
   info.memory_bytes = p.totalGlobalMem;
   return info;
+}
+
+int compute_capability() noexcept {
+  int count = 0, device = 0, major = 0, minor = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) return 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return 0;
+  if (cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) return 0;
+  return major * 10 + minor;
 }
 
 Stream::Stream() {

@@ -25,8 +25,13 @@ struct DeviceInfo {
   std::size_t l2_bytes = 0;
   std::size_t memory_bytes = 0;
 };
-// Device 0; never throws (a driver/runtime failure becomes present = false + reason).
+// The calling thread's current CUDA device (cudaSetDevice; device 0 unless the caller
+// chose another); never throws (a driver/runtime failure becomes present = false + reason).
 DeviceInfo device_info();
+// The current device's compute capability as major * 10 + minor (0 without a usable
+// device): what the dispatch table checks its entries against, asked at every dispatch
+// (a few attribute reads), so a thread that switches devices gets that device's kernels.
+int compute_capability() noexcept;
 
 // An owned CUDA stream (created non-blocking). Work submitted through the APIs below is
 // asynchronous on it; synchronize() before reading results on the host.
@@ -159,7 +164,7 @@ void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const
 void matmul(const DeviceMatrix& a, const DeviceWeight& w, DeviceMatrix& c, const MatmulOptions& options,
             const Stream& stream);
 
-// Name of the kernel the table picks for this weight and layout on device 0 (for
+// Name of the kernel the table picks for this weight and layout on the current device (for
 // benchmarks/logs); `kernel` forces an entry as DeviceOptions::kernel does (Error when it
 // does not fit).
 std::string kernel_name(const DeviceWeight& w, Layout layout, const std::string& kernel = "");

@@ -15,6 +15,7 @@ TEST(GpuDevice, InfoNamesTheDevice) {
   EXPECT_FALSE(info.name.empty());
   EXPECT_GT(info.sm_count, 0);
   EXPECT_GT(info.l2_bytes, 0u);
+  EXPECT_EQ(gpu::compute_capability(), info.cc_major * 10 + info.cc_minor);
   std::printf("device: %s, sm_%d%d, %d SMs, L2 %zu bytes\n", info.name.c_str(), info.cc_major, info.cc_minor,
               info.sm_count, info.l2_bytes);
 }
