@@ -19,9 +19,6 @@
 //  * STAGES-deep ring of shared-memory stages: loads for step s+STAGES-1 are issued
 //    right after the wgmma of step s, so copies overlap the math; a step waits for its
 //    activations (cp.async group) and its weights (the mbarrier's phase).
-//  * each warpgroup gathers the activation rows of its own A operand and waits, per step,
-//    only for its own 128 threads (a named barrier); the two warpgroups meet only where
-//    a weight stage is refilled (WeightStages' empty barriers).
 // The epilogue (tw_output.cuh, shared with the mma.sync kernel) adds what C holds (TEW
 // residual) and the bias, applies the activation and scatters each column to its
 // original position (Cᵀ rows when transposed).
@@ -125,31 +122,22 @@ __device__ __forceinline__ void wgmma_wait() {
 
 
 // The weight block of each stage: one bulk copy (PTX ISA: cp.async.bulk, mbarrier) issued
-// by thread 0, completing on the stage's "full" mbarrier (one arrival, the block's bytes as
-// expected transactions); the u-th fill of a stage completes that barrier's phase u. The
-// two warpgroups run their steps without a CTA-wide barrier, so each warp, once its wgmma
-// of a step is complete, arrives on the stage's "empty" mbarrier (kThreads / 32 arrivals
-// per use), and thread 0 waits for that before filling the stage again.
+// by thread 0, completing on the stage's mbarrier (one arrival, the block's bytes as
+// expected transactions); the u-th fill of a stage completes the barrier's phase u.
 // Against 16-byte cp.async by every thread, this took 8-10% off the dense-rate steps
 // (bench/NOTES.md): fewer per-thread copies in flight in a kernel that ncu shows
 // latency-bound (L2 and SM both under half of peak).
 struct WeightStages {
-  std::uint32_t barriers;  // shared address of the first stage's full barrier (8 bytes each)
-  int stages;              // the empty barriers follow the full ones
+  std::uint32_t barriers;  // shared address of the first stage's barrier (8 bytes each)
 
   // Thread 0, then a barrier before any wait.
-  __device__ __forceinline__ void init() const {
-    for (int s = 0; s < stages; ++s) {
+  __device__ __forceinline__ void init(int stages) const {
+    for (int s = 0; s < stages; ++s)
       asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(barriers + 8 * s) : "memory");
-      asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(barriers + 8 * (stages + s)), "n"(kThreads / 32)
-                   : "memory");
-    }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
-  // Thread 0, for the stage's `use`-th fill: waits until every warp has released the
-  // previous one (released), then copies.
-  __device__ __forceinline__ void fill(int stage, int use, std::uint32_t dst, const void* src, int bytes) const {
-    if (use > 0) wait_phase(barriers + 8 * (stages + stage), use - 1);
+  // Thread 0. The stage's previous contents are no longer read (the caller's barrier).
+  __device__ __forceinline__ void fill(int stage, std::uint32_t dst, const void* src, int bytes) const {
     const std::uint32_t bar = barriers + 8 * stage;
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
@@ -157,29 +145,17 @@ struct WeightStages {
                  : "memory");
   }
   // Every thread that reads the stage: its `use`-th fill (use = step / stages) has landed.
-  __device__ __forceinline__ void wait(int stage, int use) const { wait_phase(barriers + 8 * stage, use); }
-  // Lane 0 of each warp, once the warp's wgmma reading the stage is complete.
-  __device__ __forceinline__ void released(int stage) const {
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(barriers + 8 * (stages + stage)) : "memory");
-  }
-
- private:
-  __device__ __forceinline__ static void wait_phase(std::uint32_t bar, int phase) {
+  __device__ __forceinline__ void wait(int stage, int use) const {
     std::uint32_t done = 0;
     do {
       asm volatile(
           "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
           : "=r"(done)
-          : "r"(bar), "r"(phase & 1)
+          : "r"(barriers + 8 * stage), "r"(use & 1)
           : "memory");
     } while (done == 0);
   }
 };
-
-// The 128 threads of one warpgroup (named barrier 1 + warpgroup; 0 is __syncthreads).
-__device__ __forceinline__ void warpgroup_sync(int warpgroup) {
-  asm volatile("bar.sync %0, 128;\n" ::"r"(1 + warpgroup) : "memory");
-}
 
 template <int N>
 __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
@@ -242,7 +218,7 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   const std::uint32_t raw = smem_address(smem_raw);
   std::uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
   const std::uint32_t smem_base = smem_address(smem);
-  const WeightStages weight_stages{smem_base + STAGES * STAGE_BYTES, STAGES};
+  const WeightStages weight_stages{smem_base + STAGES * STAGE_BYTES};
 
   TwItem item;
   std::int64_t m0 = 0;
@@ -261,28 +237,12 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[j][i] = 0.0f;
 
-  if (tid == 0) weight_stages.init();
+  if (tid == 0) weight_stages.init(STAGES);
   __syncthreads();
   auto copy_weights = [&](int stage, int step) {
     if (tid == 0)
-      weight_stages.fill(stage, step / STAGES, smem_base + stage * STAGE_BYTES + A_BYTES,
+      weight_stages.fill(stage, smem_base + stage * STAGE_BYTES + A_BYTES,
                          values + static_cast<std::int64_t>(step) * B_BYTES, B_BYTES);
-  };
-
-  // The activation chunks thread tid fills, j < kChunksPerThread: chunks of its own
-  // warpgroup's BM/2 activation rows (the A operand only that warpgroup's wgmma reads), so
-  // that a warpgroup waits for its own copies only. Transposed: 8-row chunk column c of
-  // kept row r; row-major: activation row c, kept rows r*8..r*8+7.
-  const int wg_tid = tid % 128;
-  auto chunk_of = [&](int j, int& r, int& c) {
-    const int i = wg_tid + j * 128;
-    if constexpr (kTransposed) {
-      r = i / (BM / 16);
-      c = warpgroup * (BM / 16) + i % (BM / 16);
-    } else {
-      r = i % 8;
-      c = warpgroup * (BM / 2) + i / 8;
-    }
   };
 
   // Shared-memory offset of activation chunk (kept row r, rows/columns c*8..c*8+7).
@@ -295,14 +255,13 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   };
 
   // Aᵀ gather (transposed_async): thread tid copies the 16-byte chunk of activation rows
-  // gather_c*8.. of kept rows gather_r + j*kRowsPerPass (j < kChunksPerThread, chunk_of) of
-  // each step. Everything but the kept row's index is the same at every step, so the per-copy
+  // gather_c*8.. of kept rows gather_r + j*kRowsPerPass (j < kChunksPerThread) of each
+  // step. Everything but the kept row's index is the same at every step, so the per-copy
   // work is one index load, one 32x32+64-bit multiply-add for the source and an immediate
   // destination offset (the swizzle depends on the kept row mod 8, which j does not change).
-  constexpr int kRowsPerPass = 128 / (BM / 16);
+  constexpr int kRowsPerPass = kThreads / (BM / 8);
   static_assert(kRowsPerPass % 8 == 0, "a pass keeps the kept row's swizzle phase");
-  int gather_r = 0, gather_c = 0;
-  chunk_of(0, gather_r, gather_c);
+  const int gather_c = tid % (BM / 8), gather_r = tid / (BM / 8);
   const std::uint32_t gather_dst = chunk_offset(gather_r, gather_c);
   const std::uint64_t gather_src = reinterpret_cast<std::uintptr_t>(a + m0 + gather_c * 8);
   const bool gather_in = m0 + gather_c * 8 < x.m;  // M % 8 == 0 here: a chunk is all in or all out
@@ -330,10 +289,10 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   auto fetch_activations = [&](int step) {
 #pragma unroll
     for (int j = 0; j < kChunksPerThread; ++j) {
-      int r = 0, c = 0;
-      chunk_of(j, r, c);
+      const int i = tid + j * kThreads;
       unsigned short e[8];
       if constexpr (kTransposed) {
+        const int r = i / (BM / 8), c = i % (BM / 8);
         const std::int32_t row = rows[step * kBK + r];
 #pragma unroll
         for (int t = 0; t < 8; ++t) {
@@ -343,6 +302,7 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
                      : 0;
         }
       } else {
+        const int c = i / 8, r = i % 8;  // activation row c, kept rows r*8..r*8+7
         const std::int64_t m = m0 + c;
 #pragma unroll
         for (int t = 0; t < 8; ++t) {
@@ -357,8 +317,8 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   auto store_activations = [&](int stage) {
 #pragma unroll
     for (int j = 0; j < kChunksPerThread; ++j) {
-      int r = 0, c = 0;
-      chunk_of(j, r, c);
+      const int i = tid + j * kThreads;
+      const int r = kTransposed ? i / (BM / 8) : i % 8, c = kTransposed ? i % (BM / 8) : i / 8;
       *reinterpret_cast<uint4*>(smem + stage * STAGE_BYTES + chunk_offset(r, c)) = held[j];
     }
   };
@@ -397,7 +357,7 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     cp_async_wait<LOOKAHEAD - 1>();
     fence_async_proxy();
     weight_stages.wait(stage, step / STAGES);
-    warpgroup_sync(warpgroup);
+    __syncthreads();
     const std::uint64_t stage_units = static_cast<std::uint64_t>(stage) * (STAGE_BYTES / 16);
     wgmma_fence();
 #pragma unroll
@@ -413,8 +373,7 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     wgmma_commit();
     const int next = step + LOOKAHEAD;
     if (next < steps) {
-      // Stage (step - 1 - KEEP) % STAGES: this warpgroup's batch on it finished before the
-      // barrier above, the other's before its release (copy_weights waits for that).
+      // Stage (step - 1 - KEEP) % STAGES: its batch finished before the barrier above.
       copy_weights(next % STAGES, next);
       if constexpr (G == Gather::transposed_async) {
         copy_activations_async(next % STAGES, row_indices[kNextParity]);
@@ -430,7 +389,6 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     wgmma_wait<KEEP>();
 #pragma unroll
     for (int j = 0; j < WGM; ++j) keep_in_registers(acc[j]);
-    if (tid % 32 == 0 && step >= KEEP) weight_stages.released((step - KEEP) % STAGES);
   };
   for (int step = 0; step < steps; step += 2) {
     run_step(step, std::integral_constant<int, 0>{});
@@ -449,7 +407,7 @@ template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0,
           bool OUT_TRANSPOSED = G != Gather::row_major_registers>
 void launch_config(const TwLaunch& x) {
   constexpr int BM = 2 * 64 * WGM;
-  constexpr int kSmem = STAGES * (BM + BN) * 128 + 16 * STAGES + 1024;  // stages, barriers, alignment slack
+  constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
   auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP, OUT_TRANSPOSED>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
