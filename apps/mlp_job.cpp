@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "tilesparse/core/error.hpp"
 
@@ -56,18 +57,53 @@ std::function<void(const TrainProgress&)> progress_printer(std::ostream& log, st
   };
 }
 
+namespace {
+
+// User metadata key of a saved dense MLP: the settings it was trained with.
+constexpr const char* kDenseTrainingKey = "dense_training";
+
+std::string join_sizes(const std::vector<std::int64_t>& sizes) {
+  std::string s;
+  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? "-" : "") + std::to_string(sizes[i]);
+  return s;
+}
+
+// The settings besides the layer sizes that make a dense MLP what it is.
+std::string training_settings(const DenseArgs& args) {
+  std::ostringstream s;
+  s << "epochs " << args.epochs << ", lr " << args.learning_rate << ", batch " << args.batch_size << ", seed "
+    << args.seed;
+  return s.str();
+}
+
+}  // namespace
+
 Mlp dense_mlp(const DenseArgs& args, const FashionMnist& data, std::ostream& log) {
-  if (!args.cache.empty() && std::filesystem::exists(args.cache)) {
-    Mlp mlp = mlp_from_model(load_model(args.cache));
-    require(mlp.inputs() == data.train.images.cols() && mlp.outputs() == data.train.num_classes, "dense model",
-            args.cache + " does not take " + std::to_string(data.train.images.cols()) + " inputs to " +
-                std::to_string(data.train.num_classes) + " classes");
-    log << "loaded the dense MLP from " << args.cache << "\n";
-    return mlp;
-  }
   std::vector<std::int64_t> sizes{data.train.images.cols()};
   sizes.insert(sizes.end(), args.hidden.begin(), args.hidden.end());
   sizes.push_back(data.train.num_classes);
+  if (!args.cache.empty() && std::filesystem::exists(args.cache)) {
+    // A file written by an earlier run is reused only for the same model: its layer
+    // sizes, and the training settings it records (a file without them, e.g. one made
+    // elsewhere, is taken on its sizes alone).
+    const Model model = load_model(args.cache);
+    Mlp mlp = mlp_from_model(model);
+    std::vector<std::int64_t> found{mlp.inputs()};
+    for (const MlpLayer& layer : mlp.layers) found.push_back(layer.w.cols());
+    require(found == sizes, "dense model",
+            args.cache + " is a " + join_sizes(found) + " MLP, this run asks for " + join_sizes(sizes) +
+                " (--hidden and the data); train it again under another --dense file, or remove this one");
+    const auto recorded = model.metadata.find(kDenseTrainingKey);
+    if (recorded != model.metadata.end()) {
+      require(recorded->second == training_settings(args), "dense model",
+              args.cache + " was trained with " + recorded->second + ", this run asks for " + training_settings(args) +
+                  "; train it again under another --dense file, or remove this one");
+    }
+    log << "loaded the dense " << join_sizes(found) << " MLP from " << args.cache
+        << (recorded != model.metadata.end() ? " (trained with " + recorded->second + ")" : " (training settings not recorded)")
+        << "\n";
+    return mlp;
+  }
   Mlp mlp(sizes, args.seed);
   TrainOptions o;
   o.epochs = args.epochs;
@@ -77,7 +113,9 @@ Mlp dense_mlp(const DenseArgs& args, const FashionMnist& data, std::ostream& log
   o.on_progress = progress_printer(log, "dense training");
   train(mlp, data.train.images, data.train.labels, o);
   if (!args.cache.empty()) {
-    save_model(args.cache, mlp_to_model(mlp, nullptr));
+    Model model = mlp_to_model(mlp, nullptr);
+    model.metadata[kDenseTrainingKey] = training_settings(args);
+    save_model(args.cache, model);
     log << "saved the dense MLP to " << args.cache << "\n";
   }
   return mlp;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <string>
 
@@ -179,6 +180,38 @@ TEST_F(Cli, ModelPrintsBytesFlopsAndTheBound) {
   const Result bad = run("model --pattern tw --sparsity 0.75 -M -4 -K 8 -N 8");
   EXPECT_NE(bad.code, 0) << bad.output;
   EXPECT_NE(bad.output.find("--rows"), std::string::npos) << bad.output;
+}
+
+// The dense model file of `demo --dense` (scripts/demo.sh's cache) is reused only for the
+// model this run asks for: other layer sizes or training settings are an error naming
+// both, and the file is left as it was.
+TEST_F(Cli, DemoReusesItsDenseFileOnlyForTheSameModel) {
+  const std::string data = "/usr/share/datasets/fashion-mnist";
+  if (!fs::exists(data)) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const std::string base = "demo --data " + data + " --stages 1 --g 8 --dense " + path("dense.safetensors");
+  const Result first = run(base + " --hidden 16 --epochs 1");
+  ASSERT_EQ(first.code, 0) << first.output;
+  ASSERT_TRUE(fs::exists(path("dense.safetensors")));
+  EXPECT_EQ(first.output.find("loaded the dense"), std::string::npos) << first.output;
+  std::ifstream in(path("dense.safetensors"), std::ios::binary);
+  const std::string saved((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+
+  const Result again = run(base + " --hidden 16 --epochs 1");
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("loaded the dense 784-16-10 MLP"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("trained with epochs 1, lr 0.001, batch 128, seed 1"), std::string::npos) << again.output;
+
+  const Result wider = run(base + " --hidden 32 --epochs 1");
+  EXPECT_NE(wider.code, 0) << wider.output;
+  EXPECT_NE(wider.output.find("is a 784-16-10 MLP, this run asks for 784-32-10"), std::string::npos) << wider.output;
+  const Result longer = run(base + " --hidden 16 --epochs 2");
+  EXPECT_NE(longer.code, 0) << longer.output;
+  EXPECT_NE(longer.output.find("was trained with epochs 1, lr 0.001, batch 128, seed 1, this run asks for epochs 2"),
+            std::string::npos)
+      << longer.output;
+
+  std::ifstream after(path("dense.safetensors"), std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), std::istreambuf_iterator<char>()), saved);
 }
 
 }  // namespace
