@@ -1,5 +1,7 @@
 #include "src/formats/format_arrays.hpp"
 
+#include <charconv>
+
 #include "tilesparse/core/error.hpp"
 
 namespace tilesparse::detail {
@@ -48,6 +50,24 @@ FormatArrays make_format_arrays(Pattern pattern, std::int64_t k, std::int64_t n,
 std::int64_t meta_int_at_most(const FormatArrays& fa, const std::string& key, std::int64_t max) {
   const std::int64_t v = meta_int(fa, key);
   require(v <= max, kOp, "metadata '" + key + "' = " + std::to_string(v) + " exceeds " + std::to_string(max));
+  return v;
+}
+
+void put_meta_share(FormatArrays& fa, const std::string& key, double share) {
+  if (share < 0) return;
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, share);
+  fa.meta[key] = std::string(text, ec == std::errc() ? end : text);
+}
+
+double meta_share(const FormatArrays& fa, const std::string& key) {
+  const auto found = fa.meta.find(key);
+  if (found == fa.meta.end()) return -1;
+  const std::string& text = found->second;
+  double v = -1;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  require(ec == std::errc() && ptr == text.data() + text.size() && v >= 0 && v <= 1, kOp,
+          "metadata '" + key + "' = '" + text + "' is not a number in [0, 1]");
   return v;
 }
 

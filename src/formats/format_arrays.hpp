@@ -27,6 +27,11 @@ struct ArraysHeader {
 ArraysHeader read_header(const FormatArrays& fa, Pattern expected);
 // meta_int(key) also bounded above by `max` (Error naming key otherwise).
 std::int64_t meta_int_at_most(const FormatArrays& fa, const std::string& key, std::int64_t max);
+// An optional pruning share in [0, 1] (e.g. tw "column_share", tew "delta"): written
+// (shortest round-trip text) when share >= 0; read back as -1 when absent, Error naming
+// the key when present but not a number in [0, 1].
+void put_meta_share(FormatArrays& fa, const std::string& key, double share);
+double meta_share(const FormatArrays& fa, const std::string& key);
 
 // values (representable in dtype) as a tensor of dtype's element type and the given shape.
 Tensor values_tensor(const std::vector<float>& values, DType dtype, std::vector<std::int64_t> shape);

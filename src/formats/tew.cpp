@@ -72,6 +72,7 @@ std::size_t TewWeight::bytes() const { return tw.bytes() + residual.bytes(); }
 FormatArrays TewWeight::to_arrays() const {
   FormatArrays fa = tw.to_arrays();
   fa.meta["pattern"] = std::string(to_string(Pattern::tew));
+  detail::put_meta_share(fa, "delta", delta);
   for (auto& [name, t] : residual.to_arrays().arrays) fa.arrays[kResidualPrefix + name] = t;
   return fa;
 }
@@ -83,13 +84,16 @@ TewWeight TewWeight::from_arrays(const FormatArrays& fa) {
   tw_part.meta["pattern"] = std::string(to_string(Pattern::tw));
   residual_part.meta["pattern"] = std::string(to_string(Pattern::ew));
   residual_part.meta.erase("g");
+  residual_part.meta.erase("column_share");
+  residual_part.meta.erase("delta");
+  tw_part.meta.erase("delta");
   for (const auto& [name, t] : fa.arrays) {
     if (name.starts_with(kResidualPrefix))
       residual_part.arrays[name.substr(kResidualPrefix.size())] = t;
     else
       tw_part.arrays[name] = t;
   }
-  return {TwWeight::from_arrays(tw_part), EwWeight::from_arrays(residual_part)};
+  return {TwWeight::from_arrays(tw_part), EwWeight::from_arrays(residual_part), detail::meta_share(fa, "delta")};
 }
 
 }  // namespace tilesparse

@@ -155,6 +155,7 @@ std::size_t TwWeight::bytes() const {
 FormatArrays TwWeight::to_arrays() const {
   FormatArrays fa = detail::make_format_arrays(Pattern::tw, k, n, dtype);
   fa.meta["g"] = std::to_string(g);
+  detail::put_meta_share(fa, "column_share", column_share);
   const auto len = [](const auto& v) { return std::vector<std::int64_t>{static_cast<std::int64_t>(v.size())}; };
   fa.arrays["col_map"] = Tensor::from_vector(col_map, len(col_map));
   fa.arrays["row_ptr"] = Tensor::from_vector(row_ptr, len(row_ptr));
@@ -171,6 +172,7 @@ TwWeight TwWeight::from_arrays(const FormatArrays& fa) {
   tw.n = h.n;
   tw.dtype = h.dtype;
   tw.g = detail::meta_int_at_most(fa, "g", detail::kMaxDim);
+  tw.column_share = detail::meta_share(fa, "column_share");
   tw.col_map = detail::read_array_1d<std::int32_t>(fa, "col_map");
   tw.row_ptr = detail::read_array_1d<std::int64_t>(fa, "row_ptr");
   tw.row_idx = detail::read_array_1d<std::int32_t>(fa, "row_idx");

@@ -72,8 +72,15 @@ PatternSpec spec_of(const Weight& w) {
                    s.keep = 2;
                    s.group = 4;
                  },
-                 [&](const TwWeight& x) { s.g = x.g; },
-                 [&](const TewWeight& x) { s.g = x.tw.g; },
+                 [&](const TwWeight& x) {
+                   s.g = x.g;
+                   s.column_share = x.column_share;
+                 },
+                 [&](const TewWeight& x) {
+                   s.g = x.tw.g;
+                   s.column_share = x.tw.column_share;
+                   if (x.delta >= 0) s.delta = x.delta;  // unknown: PatternSpec's default
+                 },
                  [](const auto&) {},
              },
              w);
@@ -91,10 +98,17 @@ Weight make_weight(const HostMatrix& w, const PatternMask& pm, const PatternSpec
     case Pattern::bw: return BwWeight::from_dense(w, m, spec.bk, spec.bn);
     case Pattern::nm: return NmWeight::from_dense(w, m, spec);
     case Pattern::sp24: return Sp24Weight::from_dense(w, m);
-    case Pattern::tw: return TwWeight::from_dense(w, m, spec.g);
+    case Pattern::tw: {
+      TwWeight tw = TwWeight::from_dense(w, m, spec.g);
+      tw.column_share = spec.column_share;
+      return tw;
+    }
     case Pattern::tew: {
       Mask residual = pm.residual.keep.empty() ? Mask(w.rows(), w.cols(), false) : pm.residual;
-      return TewWeight::from_dense(w, m, residual, spec.g);
+      TewWeight tew = TewWeight::from_dense(w, m, residual, spec.g);
+      tew.tw.column_share = spec.column_share;
+      tew.delta = spec.delta;
+      return tew;
     }
   }
   throw Error("make_weight", "unknown pattern");

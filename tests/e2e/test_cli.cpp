@@ -68,6 +68,7 @@ TEST_F(Cli, EveryPatternConvertsAndChecks) {
       {"--pattern 24 --dtype f16", 0.5, 0},
       {"--pattern tw --sparsity 0.75 --g 128", 0.75, 1.0 / 1024 + 1e-4},  // one tile row or one column
       {"--pattern tew --sparsity 0.75 --g 128 --delta 0.05", 0.75, 1.0 / 1024 + 1e-4},
+      {"--pattern tew --sparsity 0.75 --g 128 --delta 0.1 --column-share 0.25", 0.75, 1.0 / 1024 + 1e-4},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.flags);
@@ -82,6 +83,9 @@ TEST_F(Cli, EveryPatternConvertsAndChecks) {
     EXPECT_NEAR(s, c.expected, c.tolerance + 5e-5) << insp.output;
     // The bias stays a plain tensor.
     EXPECT_NE(insp.output.find("layers.0.bias"), std::string::npos);
+    // The file keeps the pruning parameters given (δ, the column share).
+    if (c.flags.find("--delta 0.1 ") != std::string::npos)
+      EXPECT_NE(insp.output.find("tew(column_share=0.25,delta=0.1,g=128)"), std::string::npos) << insp.output;
   }
 }
 

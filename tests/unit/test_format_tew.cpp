@@ -116,6 +116,34 @@ TEST(TewFormat, FromArraysRejectsMalformedArrays) {
   fa.arrays["residual.values"] = Tensor::from_vector(std::vector<std::int32_t>(good.arrays.at("residual.values").numel()),
                                                      {good.arrays.at("residual.values").numel()});
   expect_error([&] { TewWeight::from_arrays(fa); }, "values");
+  for (const char* bad : {"x", "1.5", "-0.1", "0.1 "}) {
+    fa = good;
+    fa.meta["delta"] = bad;
+    expect_error([&] { TewWeight::from_arrays(fa); }, "metadata 'delta'");
+    fa = good;
+    fa.meta["column_share"] = bad;
+    expect_error([&] { TewWeight::from_arrays(fa); }, "metadata 'column_share'");
+  }
+}
+
+// The pruning parameters that shaped a weight (δ, the column share) survive its
+// serialized form; a weight built without them reads back without them.
+TEST(TewFormat, PruningParametersRoundTrip) {
+  const HostMatrix w = HostMatrix::random(24, 20, DType::f32, 4);
+  const PatternSpec spec = PatternSpec::from_params("tew", {{"g", "4"}, {"delta", "0.125"}, {"column_share", "0.3"}});
+  const Weight pruned = prune_magnitude(w, spec, 0.6);
+  const TewWeight& tew = std::get<TewWeight>(pruned);
+  EXPECT_EQ(tew.delta, 0.125);
+  EXPECT_EQ(tew.tw.column_share, 0.3);
+  const TewWeight back = TewWeight::from_arrays(tew.to_arrays());
+  EXPECT_EQ(back.delta, 0.125);
+  EXPECT_EQ(back.tw.column_share, 0.3);
+  EXPECT_EQ(spec_of(Weight(back)), spec);
+  const TewWeight plain = TewWeight::from_dense(w, Mask(24, 20, true), Mask(24, 20, false), 4);
+  const FormatArrays plain_arrays = plain.to_arrays();
+  EXPECT_FALSE(plain_arrays.meta.contains("delta"));
+  EXPECT_FALSE(plain_arrays.meta.contains("column_share"));
+  EXPECT_EQ(TewWeight::from_arrays(plain_arrays).delta, -1);
 }
 
 TEST(TewProject, TilesAtSPlusDeltaThenRestoresTheBestPrunedElements) {

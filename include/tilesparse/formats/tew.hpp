@@ -9,6 +9,9 @@ namespace tilesparse {
 struct TewWeight {
   TwWeight tw;
   EwWeight residual;
+  // The δ the projector used (PatternSpec::delta; -1: not known, e.g. a file written
+  // before it was stored). Kept in model files, unused by the kernels.
+  double delta = -1;
 
   // tw_mask gives the tile structure (must be a valid TW mask for g); residual_mask the
   // restored elements, which must lie outside tw_mask.

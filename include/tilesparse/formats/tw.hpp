@@ -20,6 +20,9 @@ struct TwWeight {
   std::vector<std::int32_t> row_idx;    // kept K rows of each tile, ascending within a tile
   std::vector<std::int64_t> value_ptr;  // size tiles()+1, offsets into values
   std::vector<float> values;            // tile t: [kept_rows(t)][tile_cols(t)] row-major
+  // The pruning parameter that shaped the mask (PatternSpec::column_share; -1: the
+  // default even split, or not known). Kept in model files, unused by the kernels.
+  double column_share = -1;
 
   std::int64_t tiles() const { return (static_cast<std::int64_t>(col_map.size()) + g - 1) / g; }
   std::int64_t tile_cols(std::int64_t t) const;
