@@ -1,4 +1,6 @@
 // Device info, streams, buffers and matrices: the RAII layer every other GPU file uses.
+#include <array>
+#include <atomic>
 #include <string>
 #include <utility>
 
@@ -41,11 +43,21 @@ DeviceInfo device_info() {
 }
 
 int compute_capability() noexcept {
-  int count = 0, device = 0, major = 0, minor = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) return 0;
+  // Asked at every dispatch: the attributes are read once per device index, after that
+  // a call costs cudaGetDevice and one atomic load (cc + 1 stored, 0 = not read yet).
+  static std::array<std::atomic<int>, 64> known{};
+  int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return 0;
+  const bool cached = device >= 0 && device < static_cast<int>(known.size());
+  if (cached) {
+    const int cc = known[device].load(std::memory_order_relaxed);
+    if (cc > 0) return cc - 1;
+  }
+  int count = 0, major = 0, minor = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || device >= count) return 0;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return 0;
   if (cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) return 0;
+  if (cached) known[device].store(major * 10 + minor + 1, std::memory_order_relaxed);
   return major * 10 + minor;
 }
 

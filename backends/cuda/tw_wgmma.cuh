@@ -267,8 +267,8 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   const bool gather_in = m0 + gather_c * 8 < x.m;  // M % 8 == 0 here: a chunk is all in or all out
   const std::uint32_t gather_pitch = static_cast<std::uint32_t>(x.m * sizeof(T));  // launch_config: M < 2^31
 
-  // The kept-row indices of a step are loaded two steps before its copy is issued (a ring
-  // of two register sets, RowIndices), so the copy does not wait on them.
+  // The kept-row indices of a step are loaded two steps before its copy is issued (into
+  // row_indices[step % 2], run_step below), so the copy does not wait on them.
   auto load_row_indices = [&](int step, std::int32_t (&out)[kChunksPerThread]) {
     const std::int32_t* step_rows = rows + step * kBK + gather_r;
 #pragma unroll

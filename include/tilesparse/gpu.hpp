@@ -30,7 +30,8 @@ struct DeviceInfo {
 DeviceInfo device_info();
 // The current device's compute capability as major * 10 + minor (0 without a usable
 // device): what the dispatch table checks its entries against, asked at every dispatch
-// (a few attribute reads), so a thread that switches devices gets that device's kernels.
+// (read once per device index), so a thread that switches devices gets that device's
+// kernels.
 int compute_capability() noexcept;
 
 // An owned CUDA stream (created non-blocking). Work submitted through the APIs below is

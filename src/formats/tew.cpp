@@ -84,9 +84,6 @@ TewWeight TewWeight::from_arrays(const FormatArrays& fa) {
   tw_part.meta["pattern"] = std::string(to_string(Pattern::tw));
   residual_part.meta["pattern"] = std::string(to_string(Pattern::ew));
   residual_part.meta.erase("g");
-  residual_part.meta.erase("column_share");
-  residual_part.meta.erase("delta");
-  tw_part.meta.erase("delta");
   for (const auto& [name, t] : fa.arrays) {
     if (name.starts_with(kResidualPrefix))
       residual_part.arrays[name.substr(kResidualPrefix.size())] = t;
