@@ -248,6 +248,27 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(gpu::Layout::row_major, gpu::Layout::transposed), ::testing::Values(Choice::mma)),
     param_name);
 
+// TEW residuals denser than the tiled residual kernel takes in one go (32 entries of a
+// feature per K chunk of 64 or 32 rows), with M past its 256-wide tiles, K past its
+// chunks and N past its 64-feature tiles; every dtype and layout.
+TEST(GpuTewResidual, FeaturesWithMoreEntriesThanOneWindowPerChunk) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  const Case c{264, 300, 200, 64, 0.2};
+  for (DType dt : {DType::f16, DType::bf16, DType::f32}) {
+    PatternSpec spec;
+    spec.pattern = Pattern::tew;
+    spec.g = c.g;
+    spec.delta = 0.7;  // TW at 90%, 70% of the elements in the residual
+    const Weight w = prune_magnitude(HostMatrix::random(c.k, c.n, dt, fresh_seed()), spec, c.sparsity);
+    const EwWeight& residual = std::get<TewWeight>(w).residual;
+    std::int64_t densest = 0;
+    for (std::int64_t n = 0; n < c.n; ++n) densest = std::max(densest, residual.row_ptr[n + 1] - residual.row_ptr[n]);
+    ASSERT_GT(densest, 3 * 64) << "the residual is not dense enough to test the window";
+    for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
+      expect_weight_matches(w, dt, c, layout, "", Activation::gelu, true);
+  }
+}
+
 // The table's choice for f16/bf16 TW on this device.
 std::string automatic_tw_kernel() { return gpu::device_info().cc_major == 9 ? "cuda.tw.wgmma" : "cuda.tw.mma"; }
 
