@@ -1,10 +1,12 @@
 // TW and TEW matmul entries of the dispatch table: the device form of a TW weight (work
 // items, padded kept rows, column list, values packed for the kernel) is built once per
 // weight and packing from its host copy and cached in the DeviceWeight; each call then is
-// one TW launch (plus, for TEW, one residual pass before it).
+// one TW launch (plus, for TEW, one residual pass before it, unless the tensor-core
+// kernels run the merged weight: tew_merge_pays).
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "backends/cuda/check.hpp"
@@ -27,10 +29,12 @@ struct TwPlan {
 
 // What a TW weight keeps on the device: a plan per packing its kernels read (a weight run
 // by both tensor-core kernels, e.g. when a benchmark forces one, holds both), and the
-// scratch for Aᵀ of row-major calls, grown as needed.
+// scratch for Aᵀ of row-major calls, grown as needed. A TEW weight on the tensor cores
+// also remembers whether it runs merged (decided at its first call).
 struct TwState : gpu::VendorState {
   std::map<TwPacking, TwPlan> plans;
   gpu::DeviceBuffer a_transposed;
+  std::optional<bool> runs_merged;
 };
 
 // Column block of an item: the smallest of 32/64/128 that holds a tile (wider tiles
@@ -120,13 +124,26 @@ const TwWeight& tw_part(const Weight& w) {
   return std::get<TwWeight>(w);
 }
 
-void run(const Args& x, TwKernel kernel, bool with_residual) {
-  const char* op = with_residual ? "matmul[tew]" : "matmul[tw]";
+void run(const Args& x, TwKernel kernel, bool tew) {
+  const char* op = tew ? "matmul[tew]" : "matmul[tw]";
   auto& impl = x.w.impl();
   TwState& state = impl.vendor_state<TwState>([] { return std::make_unique<TwState>(); });
+  // TEW: the TW part plus a residual pass, or on the tensor cores the merged weight when
+  // it pays (its plans are then built from it).
+  std::optional<TwWeight> merged;
+  if (tew && kernel != TwKernel::simt && !state.runs_merged) {
+    const auto& w = std::get<TewWeight>(*impl.host);
+    merged = w.merged();
+    state.runs_merged = tew_merge_pays(static_cast<std::int64_t>(merged->values.size() - w.tw.values.size()),
+                                       static_cast<std::int64_t>(w.residual.k_idx.size()));
+  }
+  const bool with_residual = tew && (kernel == TwKernel::simt || !*state.runs_merged);
   const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
   auto found = state.plans.find(packing);
-  if (found == state.plans.end()) found = state.plans.emplace(packing, make_plan(tw_part(*impl.host), packing, op)).first;
+  if (found == state.plans.end()) {
+    if (tew && !with_residual && !merged) merged = std::get<TewWeight>(*impl.host).merged();
+    found = state.plans.emplace(packing, make_plan(merged ? *merged : tw_part(*impl.host), packing, op)).first;
+  }
   const TwPlan& plan = found->second;
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();
   if (m == 0 || n == 0) return;
@@ -183,6 +200,10 @@ void run(const Args& x, TwKernel kernel, bool with_residual) {
 }
 
 }  // namespace
+
+bool tew_merge_pays(std::int64_t added_elements, std::int64_t residual_entries) {
+  return added_elements < 64 * residual_entries;
+}
 
 void tw_wgmma(const Args& x) { run(x, TwKernel::wgmma, false); }
 void tw_mma(const Args& x) { run(x, TwKernel::mma, false); }

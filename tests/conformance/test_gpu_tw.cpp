@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/cuda/kernels.hpp"
 #include "conformance/gpu_test_util.hpp"
 #include "format_test_util.hpp"
 
@@ -260,18 +261,30 @@ TEST(GpuTwKernelChoice, GridsPastOneWaveRunWholeItems) {
       expect_matches(Pattern::tw, dt, c, layout, "", Activation::relu, true);
 }
 
+// Whether the tensor-core TEW kernels run `w` merged (one TW launch) rather than as TW plus
+// the residual pass.
+bool runs_merged(const TewWeight& w) {
+  return cuda::tew_merge_pays(static_cast<std::int64_t>(w.merged().values.size() - w.tw.values.size()),
+                              static_cast<std::int64_t>(w.residual.k_idx.size()));
+}
+
+Weight tew_weight(const Case& c, DType dt, double delta) {
+  PatternSpec spec;
+  spec.pattern = Pattern::tew;
+  spec.g = c.g;
+  spec.delta = delta;
+  return prune_magnitude(HostMatrix::random(c.k, c.n, dt, fresh_seed()), spec, c.sparsity);
+}
+
 // TEW residuals denser than the tiled residual kernel takes in one go (32 entries of a
 // feature per K chunk of 64 or 32 rows), with M past its 256-wide tiles, K past its
-// chunks and N past its 64-feature tiles; every dtype and layout.
+// chunks and N past its 64-feature tiles; every dtype and layout. f16/bf16 run such a
+// weight merged; f32 (CUDA cores) takes the residual pass.
 TEST(GpuTewResidual, FeaturesWithMoreEntriesThanOneWindowPerChunk) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   const Case c{264, 300, 200, 64, 0.2};
   for (DType dt : {DType::f16, DType::bf16, DType::f32}) {
-    PatternSpec spec;
-    spec.pattern = Pattern::tew;
-    spec.g = c.g;
-    spec.delta = 0.7;  // TW at 90%, 70% of the elements in the residual
-    const Weight w = prune_magnitude(HostMatrix::random(c.k, c.n, dt, fresh_seed()), spec, c.sparsity);
+    const Weight w = tew_weight(c, dt, 0.7);  // TW at 90%, 70% of the elements in the residual
     const EwWeight& residual = std::get<TewWeight>(w).residual;
     std::int64_t densest = 0;
     for (std::int64_t n = 0; n < c.n; ++n) densest = std::max(densest, residual.row_ptr[n + 1] - residual.row_ptr[n]);
@@ -279,6 +292,34 @@ TEST(GpuTewResidual, FeaturesWithMoreEntriesThanOneWindowPerChunk) {
     for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
       expect_weight_matches(w, dt, c, layout, "", Activation::gelu, true);
   }
+}
+
+// A residual too sparse to merge (G = 128, few entries a tile row): f16/bf16 take the
+// residual pass, tiled (transposed, M % 8 == 0) and elementwise (row-major, M = 133).
+TEST(GpuTewResidual, SparseResidualsTakeTheResidualPass) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  for (const Case& c : {Case{264, 512, 300, 128, 0.5}, Case{133, 512, 300, 128, 0.5}})
+    for (DType dt : {DType::f16, DType::bf16}) {
+      const Weight w = tew_weight(c, dt, 0.002);
+      ASSERT_FALSE(runs_merged(std::get<TewWeight>(w))) << "the weight would run merged";
+      for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
+        for (Choice choice : {Choice::automatic, Choice::mma})
+          expect_weight_matches(w, dt, c, layout, forced_kernel(Pattern::tew, choice), Activation::relu, true);
+    }
+}
+
+// The usual δ = 0.05 runs merged (one TW launch); residual entries in columns the TW part
+// prunes entirely (s = 0.9) become kept columns of the merged weight.
+TEST(GpuTewResidual, DenserResidualsRunMerged) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  for (const Case& c : {Case{264, 300, 200, 128, 0.75}, Case{130, 200, 300, 64, 0.9}})
+    for (DType dt : {DType::f16, DType::bf16}) {
+      const Weight w = tew_weight(c, dt, 0.05);
+      ASSERT_TRUE(runs_merged(std::get<TewWeight>(w))) << "the weight would take the residual pass";
+      for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
+        for (Choice choice : {Choice::automatic, Choice::mma})
+          expect_weight_matches(w, dt, c, layout, forced_kernel(Pattern::tew, choice), Activation::gelu, true);
+    }
 }
 
 // The table's choice for f16/bf16 TW on this device.

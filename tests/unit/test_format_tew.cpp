@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <tuple>
 
 #include "test_util.hpp"
 #include "tilesparse/core/error.hpp"
@@ -144,6 +145,38 @@ TEST(TewFormat, PruningParametersRoundTrip) {
   EXPECT_FALSE(plain_arrays.meta.contains("delta"));
   EXPECT_FALSE(plain_arrays.meta.contains("column_share"));
   EXPECT_EQ(TewWeight::from_arrays(plain_arrays).delta, -1);
+}
+
+// The merged TW weight holds the same matrix, keeps every TW and residual element, keeps
+// no more than g extra elements per residual entry, and is a valid TW weight; residual
+// entries in columns the TW part prunes entirely (s = 0.9: most columns) become kept
+// columns of it.
+TEST(TewFormat, MergedTwWeightHoldsTheSameMatrix) {
+  for (const auto& [k, n, g, s, delta] : {std::tuple{37, 29, 8, 0.5, 0.1}, std::tuple{64, 130, 32, 0.9, 0.02},
+                                           std::tuple{100, 70, 128, 0.75, 0.05}, std::tuple{16, 16, 4, 0.3, 0.0}}) {
+    for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+      const TewWeight tew = make_tew(HostMatrix::random(k, n, dt, 90 + k), g, s, delta, 91 + n);
+      const TwWeight merged = tew.merged();
+      ASSERT_TRUE(merged.validate().ok()) << merged.validate().problem;
+      EXPECT_EQ(merged.g, g);
+      EXPECT_EQ(merged.dtype, dt);
+      const HostMatrix want = tew.to_dense(), got = merged.to_dense();
+      ASSERT_EQ(got.rows(), want.rows());
+      ASSERT_EQ(got.cols(), want.cols());
+      EXPECT_TRUE(std::ranges::equal(got.values(), want.values())) << "k=" << k << " n=" << n << " g=" << g;
+      const Mask structure = merged.structure(), tw_structure = tew.tw.structure();
+      for (std::int64_t r = 0; r < k; ++r)
+        for (std::int64_t j = 0; j < n; ++j)
+          if (tw_structure(r, j)) EXPECT_TRUE(structure(r, j)) << "TW element (" << r << ", " << j << ") dropped";
+      for (std::int64_t j = 0; j < n; ++j)
+        for (std::int64_t e = tew.residual.row_ptr[j]; e < tew.residual.row_ptr[j + 1]; ++e)
+          EXPECT_TRUE(structure(tew.residual.k_idx[e], j)) << "residual element dropped";
+      const std::int64_t entries = static_cast<std::int64_t>(tew.residual.k_idx.size());
+      EXPECT_LE(structure.kept(), tw_structure.kept() + g * entries);
+      if (delta == 0.0) EXPECT_EQ(merged, tew.tw);
+      if (s == 0.9) EXPECT_GT(merged.col_map.size(), tew.tw.col_map.size()) << "no residual entry in a pruned column";
+    }
+  }
 }
 
 TEST(TewProject, TilesAtSPlusDeltaThenRestoresTheBestPrunedElements) {

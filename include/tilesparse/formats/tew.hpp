@@ -18,6 +18,11 @@ struct TewWeight {
   static TewWeight from_dense(const HostMatrix& w, const Mask& tw_mask, const Mask& residual_mask, std::int64_t g);
   Validation validate() const;
   HostMatrix to_dense() const;
+  // The TW weight of the same product: its tiles also keep the rows (and its kept
+  // columns the columns) that residual entries lie in, holding zeros where neither part
+  // has a value. The TW kernels run it in one pass instead of TW plus a residual pass;
+  // it keeps more elements (at most g per residual entry).
+  TwWeight merged() const;
   std::int64_t kept() const;
   std::size_t bytes() const;
   FormatArrays to_arrays() const;  // the tw arrays, plus "residual.row_ptr", "residual.k_idx", "residual.values"
