@@ -141,8 +141,9 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
   auto found = state.plans.find(packing);
   if (found == state.plans.end()) {
-    if (tew && !with_residual && !merged) merged = std::get<TewWeight>(*impl.host).merged();
-    found = state.plans.emplace(packing, make_plan(merged ? *merged : tw_part(*impl.host), packing, op)).first;
+    const bool from_merged = tew && !with_residual;
+    if (from_merged && !merged) merged = std::get<TewWeight>(*impl.host).merged();
+    found = state.plans.emplace(packing, make_plan(from_merged ? *merged : tw_part(*impl.host), packing, op)).first;
   }
   const TwPlan& plan = found->second;
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();
