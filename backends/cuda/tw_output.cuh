@@ -164,24 +164,16 @@ __device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& 
 }
 
 // The start every TW kernel makes (tw_wgmma.cuh, tw_mma.cu, tw_simt.cu): this CTA's work
-// item (blockIdx.x = (item · col_split + part of its columns) · m_blocks + m-block; with
-// col_split > 1 the item narrowed to its split_cols-wide part) and the first activation
-// row m0 of its m-block. False when the CTA has nothing left to do: its part of the
-// item's columns is empty, the item holds pruned columns and C is compact, or C is
-// transposed and the item has no kept rows, whose share of whole Cᵀ rows this call has
-// just written.
+// item (blockIdx.x = item · m_blocks + m-block) and the first activation row m0 of its
+// m-block. False when the CTA has nothing left to do: the item holds pruned columns and C
+// is compact, or C is transposed and the item has no kept rows, whose share of whole Cᵀ
+// rows this call has just written.
 template <class T, int BM, bool kTransposed>
 __device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int threads, TwItem& item,
-                                           std::int64_t& m0, int col_split = 1, int split_cols = 0) {
-  const int unit = static_cast<int>(blockIdx.x) / m_blocks;
-  const int part = static_cast<int>(blockIdx.x) - unit * m_blocks;
-  item = x.items[unit / col_split];
-  if (col_split > 1) {
-    const int first = (unit % col_split) * split_cols;
-    if (first >= item.cols) return false;
-    item.col_begin += first;
-    item.cols = min(item.cols - first, split_cols);
-  }
+                                           std::int64_t& m0) {
+  const int item_index = static_cast<int>(blockIdx.x) / m_blocks;
+  const int part = static_cast<int>(blockIdx.x) - item_index * m_blocks;
+  item = x.items[item_index];
   m0 = static_cast<std::int64_t>(part) * BM;
   if (x.compact && item.tile < 0) return false;  // pruned columns are not part of a compact C
   if (kTransposed && item.kept_rows == 0) {

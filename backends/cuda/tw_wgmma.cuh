@@ -194,10 +194,8 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
 // OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
-// COL_SPLIT: CTAs per item, each computing BN of its COL_SPLIT * BN packed columns (the
-// packed block of a step holds them as consecutive images of BN columns).
-template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED, int COL_SPLIT>
-__global__ void __launch_bounds__(kThreads, COL_SPLIT == 1 ? 1 : 3) tw_wgmma_kernel(const TwLaunch x, const int m_blocks) {
+template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
+__global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, const int m_blocks) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   // A device pass without wgmma (e.g. sm_80 of CMAKE_CUDA_ARCHITECTURES "80;90a") gets an
   // empty body: the dispatch table runs this kernel on compute capability 9.x only, where
@@ -209,7 +207,6 @@ __global__ void __launch_bounds__(kThreads, COL_SPLIT == 1 ? 1 : 3) tw_wgmma_ker
   constexpr int BM = 2 * 64 * WGM;
   constexpr int A_BYTES = BM * 128;  // BM rows x 64 kept rows x 2 bytes
   constexpr int B_BYTES = BN * 128;  // BN columns x 64 kept rows x 2 bytes
-  constexpr int PACKED_B_BYTES = B_BYTES * COL_SPLIT;  // a step of the packed item
   constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
   constexpr bool kTransposed = G != Gather::row_major_registers;
   constexpr int kChunks = BM * kBK / 8;  // 16-byte chunks of one activation stage
@@ -225,12 +222,11 @@ __global__ void __launch_bounds__(kThreads, COL_SPLIT == 1 ? 1 : 3) tw_wgmma_ker
 
   TwItem item;
   std::int64_t m0 = 0;
-  if (!tw_output::start_item<T, BM, OUT_TRANSPOSED>(x, m_blocks, kThreads, item, m0, COL_SPLIT, BN)) return;
-  const int split_index = static_cast<int>(blockIdx.x) / m_blocks % COL_SPLIT;
+  if (!tw_output::start_item<T, BM, OUT_TRANSPOSED>(x, m_blocks, kThreads, item, m0)) return;
   const int steps = (item.kept_rows + kBK - 1) / kBK;
   const T* a = static_cast<const T*>(x.a);
   const std::uint8_t* values =
-      reinterpret_cast<const std::uint8_t*>(static_cast<const T*>(x.values) + item.values_offset) + split_index * B_BYTES;
+      reinterpret_cast<const std::uint8_t*>(static_cast<const T*>(x.values) + item.values_offset);
   const std::int32_t* rows = x.rows + item.rows_offset;
   const int tid = threadIdx.x;
   const int warpgroup = tid / 128;
@@ -246,7 +242,7 @@ __global__ void __launch_bounds__(kThreads, COL_SPLIT == 1 ? 1 : 3) tw_wgmma_ker
   auto copy_weights = [&](int stage, int step) {
     if (tid == 0)
       weight_stages.fill(stage, smem_base + stage * STAGE_BYTES + A_BYTES,
-                         values + static_cast<std::int64_t>(step) * PACKED_B_BYTES, B_BYTES);
+                         values + static_cast<std::int64_t>(step) * B_BYTES, B_BYTES);
   };
 
   // Shared-memory offset of activation chunk (kept row r, rows/columns c*8..c*8+7).
@@ -408,37 +404,23 @@ __global__ void __launch_bounds__(kThreads, COL_SPLIT == 1 ? 1 : 3) tw_wgmma_ker
 
 
 template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0,
-          bool OUT_TRANSPOSED = G != Gather::row_major_registers, int COL_SPLIT = 1>
+          bool OUT_TRANSPOSED = G != Gather::row_major_registers>
 void launch_config(const TwLaunch& x) {
   constexpr int BM = 2 * 64 * WGM;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
-  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP, OUT_TRANSPOSED, COL_SPLIT>;
+  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP, OUT_TRANSPOSED>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
   }();
   (void)configured;
   const std::int64_t m_blocks = (x.m + BM - 1) / BM;
-  const std::int64_t blocks = m_blocks * x.item_count * COL_SPLIT;
+  const std::int64_t blocks = m_blocks * x.item_count;
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
   kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks));
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
-}
-
-// Whether 128-column items gathered from Aᵀ by cp.async run as two CTAs of 64 columns
-// each (COL_SPLIT = 2: 68 registers, 3 stages of 24 KB, three CTAs per SM): only when the
-// split grid still fits
-// in one wave of them. Where items are few (99% sparsity) the extra CTAs took 6-12% off
-// on the BERT-large shapes; with a full grid the two halves' duplicated activation
-// gathers made it 10-100% slower (H200, bench/NOTES.md).
-inline bool split_columns(const TwLaunch& x) {
-  int device = 0, sms = 0;
-  TS_CHECK(cudaGetDevice(&device));
-  TS_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const std::int64_t m_blocks = (x.m + 127) / 128;
-  return 2 * m_blocks * x.item_count <= 3 * static_cast<std::int64_t>(sms);
 }
 
 // One warpgroup pair per 128 activation rows, two CTAs per SM (3 stages of 128-column
@@ -450,8 +432,6 @@ void launch_typed(const TwLaunch& x) {
   launch_by_column_block(x, "launch_tw_wgmma", [&](auto bn) {
     launch_by_gather(x, [](const TwLaunch& y, auto gather, auto out_transposed) {
       constexpr int BN = decltype(bn)::value, STAGES = BN == 128 ? 3 : 4;
-      if constexpr (BN == 128 && decltype(gather)::value == Gather::transposed_async)
-        if (split_columns(y)) return launch_config<T, 64, 1, decltype(gather)::value, 3, 0, decltype(out_transposed)::value, 2>(y);
       launch_config<T, BN, 1, decltype(gather)::value, STAGES, 0, decltype(out_transposed)::value>(y);
     });
   });

@@ -249,18 +249,6 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(gpu::Layout::row_major, gpu::Layout::transposed), ::testing::Values(Choice::mma)),
     param_name);
 
-// The wgmma kernel splits 128-column items over two CTAs only when the split grid fits in
-// one wave (small grids: every other case here); a grid past that runs whole items.
-TEST(GpuTwKernelChoice, GridsPastOneWaveRunWholeItems) {
-  TILESPARSE_SKIP_WITHOUT_GPU();
-  const Case c{16384, 64, 1024, 128, 0.0};
-  const std::int64_t items = c.n / c.g, m_blocks = c.m / 128;
-  ASSERT_GT(2 * m_blocks * items, 3 * gpu::device_info().sm_count) << "the grid would be split";
-  for (DType dt : {DType::f16, DType::bf16})
-    for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
-      expect_matches(Pattern::tw, dt, c, layout, "", Activation::relu, true);
-}
-
 // Whether the tensor-core TEW kernels run `w` merged (one TW launch) rather than as TW plus
 // the residual pass.
 bool runs_merged(const TewWeight& w) {
