@@ -153,7 +153,7 @@ __global__ void __launch_bounds__(kTiledThreads, 2) csr_residual_tiled_kernel(co
         const unsigned in_chunk = __ballot_sync(0xffffffffu, k_lane >= k_begin && k_lane < k_end);
         const int first = __ffs(in_chunk) - 1, count = __popc(in_chunk);
         // kBatch entries at a time: their shuffles and shared-memory reads are independent,
-        // so one batch waits for the memory pipe once (padding entries: v = 0, row 0).
+        // so one batch waits for the memory pipe once (padding repeats the first entry, v = 0).
         for (int base = 0; base < count; base += kBatch) {
           int k[kBatch];
           float v[kBatch];

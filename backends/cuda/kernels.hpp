@@ -37,7 +37,9 @@ void tw_simt(const Args& x);
 // TEW on the tensor cores (wgmma, mma) runs TewWeight::merged() as one TW launch when
 // the elements the merge adds cost less than the residual pass: a merged element costs
 // one kept element of the TW kernel, a residual entry about 64 of them (the CUDA-core
-// pass against the mma.sync kernel, the slower of the two; H200, bench/NOTES.md).
+// pass against the mma.sync kernel, the slower of the two; H200, bench/NOTES.md). It
+// leaves out the pass's cost per feature and K chunk, which dominates when features
+// have under one entry per chunk (99% sparsity): there it keeps the slower pass.
 bool tew_merge_pays(std::int64_t added_elements, std::int64_t residual_entries);
 void tew_wgmma(const Args& x);
 void tew_mma(const Args& x);

@@ -147,10 +147,9 @@ TEST(TewFormat, PruningParametersRoundTrip) {
   EXPECT_EQ(TewWeight::from_arrays(plain_arrays).delta, -1);
 }
 
-// The merged TW weight holds the same matrix, keeps every TW and residual element, keeps
-// no more than g extra elements per residual entry, and is a valid TW weight; residual
-// entries in columns the TW part prunes entirely (s = 0.9: most columns) become kept
-// columns of it.
+// The merged TW weight holds the same matrix, keeps every TW and residual element, and is
+// a valid TW weight (the TW weight itself when there is no residual); residual entries in
+// columns the TW part prunes entirely (s = 0.9: most columns) become kept columns of it.
 TEST(TewFormat, MergedTwWeightHoldsTheSameMatrix) {
   for (const auto& [k, n, g, s, delta] : {std::tuple{37, 29, 8, 0.5, 0.1}, std::tuple{64, 130, 32, 0.9, 0.02},
                                            std::tuple{100, 70, 128, 0.75, 0.05}, std::tuple{16, 16, 4, 0.3, 0.0}}) {
@@ -171,8 +170,6 @@ TEST(TewFormat, MergedTwWeightHoldsTheSameMatrix) {
       for (std::int64_t j = 0; j < n; ++j)
         for (std::int64_t e = tew.residual.row_ptr[j]; e < tew.residual.row_ptr[j + 1]; ++e)
           EXPECT_TRUE(structure(tew.residual.k_idx[e], j)) << "residual element dropped";
-      const std::int64_t entries = static_cast<std::int64_t>(tew.residual.k_idx.size());
-      EXPECT_LE(structure.kept(), tw_structure.kept() + g * entries);
       if (delta == 0.0) EXPECT_EQ(merged, tew.tw);
       if (s == 0.9) EXPECT_GT(merged.col_map.size(), tew.tw.col_map.size()) << "no residual entry in a pruned column";
     }

@@ -20,8 +20,10 @@ struct TewWeight {
   HostMatrix to_dense() const;
   // The TW weight of the same product: its tiles also keep the rows (and its kept
   // columns the columns) that residual entries lie in, holding zeros where neither part
-  // has a value. The TW kernels run it in one pass instead of TW plus a residual pass;
-  // it keeps more elements (at most g per residual entry).
+  // has a value. The TW kernels run it in one pass instead of TW plus a residual pass.
+  // It keeps more elements: a row an entry adds to a tile is kept for all the tile's
+  // columns, and a column an entry adds regroups the tiles after it (so the rows of
+  // tiles that gain no entry can grow as well).
   TwWeight merged() const;
   std::int64_t kept() const;
   std::size_t bytes() const;
