@@ -61,6 +61,17 @@ std::int64_t Mask::kept() const {
   return n;
 }
 
+std::vector<std::int64_t> Mask::kept_columns() const {
+  std::vector<std::int64_t> out;
+  for (std::int64_t j = 0; j < cols; ++j)
+    for (std::int64_t r = 0; r < rows; ++r)
+      if ((*this)(r, j)) {
+        out.push_back(j);
+        break;
+      }
+  return out;
+}
+
 double Mask::sparsity() const {
   if (keep.empty()) return 0.0;
   return 1.0 - static_cast<double>(kept()) / static_cast<double>(keep.size());

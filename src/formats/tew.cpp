@@ -63,13 +63,7 @@ TwWeight TewWeight::merged() const {
     for (std::int64_t i = residual.row_ptr[j]; i < residual.row_ptr[j + 1]; ++i) mask.set(residual.k_idx[i], j, true);
   // Columns with any element, regrouped into tiles of g; each tile keeps the union of
   // its columns' rows.
-  std::vector<std::int64_t> kept_columns;
-  for (std::int64_t j = 0; j < mask.cols; ++j)
-    for (std::int64_t r = 0; r < mask.rows; ++r)
-      if (mask(r, j)) {
-        kept_columns.push_back(j);
-        break;
-      }
+  const std::vector<std::int64_t> kept_columns = mask.kept_columns();
   const auto columns = static_cast<std::int64_t>(kept_columns.size());
   for (std::int64_t c0 = 0; c0 < columns; c0 += tw.g) {
     const std::int64_t c1 = std::min(columns, c0 + tw.g);

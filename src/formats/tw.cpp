@@ -13,18 +13,6 @@ namespace {
 
 std::string tile_name(std::int64_t t) { return "tile " + std::to_string(t); }
 
-// Columns with any kept element, ascending.
-std::vector<std::int32_t> kept_columns(const Mask& mask) {
-  std::vector<std::int32_t> cols;
-  for (std::int64_t j = 0; j < mask.cols; ++j)
-    for (std::int64_t r = 0; r < mask.rows; ++r)
-      if (mask(r, j)) {
-        cols.push_back(static_cast<std::int32_t>(j));
-        break;
-      }
-  return cols;
-}
-
 }  // namespace
 
 std::int64_t TwWeight::tile_cols(std::int64_t t) const {
@@ -34,7 +22,7 @@ std::int64_t TwWeight::tile_cols(std::int64_t t) const {
 Validation TwWeight::check_mask(const Mask& mask, std::int64_t g) {
   if (g < 1) return Validation::fail("tile width g=" + std::to_string(g) + " must be >= 1");
   if (Validation v = detail::check_mask_shape(mask); !v) return v;
-  const std::vector<std::int32_t> cols = kept_columns(mask);
+  const std::vector<std::int64_t> cols = mask.kept_columns();
   const auto count = static_cast<std::int64_t>(cols.size());
   for (std::int64_t c0 = 0; c0 < count; c0 += g) {
     const std::int64_t first = cols[c0];
@@ -65,7 +53,7 @@ TwWeight TwWeight::from_dense(const HostMatrix& w, const Mask& mask, std::int64_
   tw.n = w.cols();
   tw.g = g;
   tw.dtype = w.dtype();
-  tw.col_map = kept_columns(mask);
+  for (const std::int64_t j : mask.kept_columns()) tw.col_map.push_back(static_cast<std::int32_t>(j));  // N < 2^31: check_dims
   tw.row_ptr.assign(1, 0);
   tw.value_ptr.assign(1, 0);
   for (std::int64_t t = 0; t < tw.tiles(); ++t) {

@@ -36,13 +36,7 @@ struct RowUnit {
 
 // The rows of the tiles of `mask`'s kept columns (ascending, cut into tiles of g).
 std::vector<RowUnit> row_units(const Mask& mask, std::int64_t g) {
-  std::vector<std::int64_t> kept_cols;
-  for (std::int64_t c = 0; c < mask.cols; ++c)
-    for (std::int64_t r = 0; r < mask.rows; ++r)
-      if (mask(r, c)) {
-        kept_cols.push_back(c);
-        break;
-      }
+  const std::vector<std::int64_t> kept_cols = mask.kept_columns();
   std::vector<RowUnit> units;
   for (std::size_t t = 0; t < kept_cols.size(); t += static_cast<std::size_t>(g)) {
     const std::vector<std::int64_t> cols(kept_cols.begin() + static_cast<std::ptrdiff_t>(t),

@@ -61,6 +61,8 @@ struct Mask {
   bool operator()(std::int64_t r, std::int64_t c) const { return keep[r * cols + c] != 0; }
   void set(std::int64_t r, std::int64_t c, bool v) { keep[r * cols + c] = v ? 1 : 0; }
   std::int64_t kept() const;
+  // Columns with any kept element, ascending.
+  std::vector<std::int64_t> kept_columns() const;
   // Share of pruned elements, 0 for an empty mask.
   double sparsity() const;
   friend bool operator==(const Mask&, const Mask&) = default;
