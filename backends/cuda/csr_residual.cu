@@ -1,7 +1,8 @@
 // The sparse residual of a TEW weight: c = A · R for R given as CSR of Rᵀ (one row per
 // output feature, k indices strictly increasing within a row). The TW kernel then adds
 // its tiles on top (TwLaunch::accumulate), so a TEW matmul is this pass plus the TW
-// launch. Every element of c is written.
+// launch. Every element of c is written. Only fp32 TEW (the CUDA-core TW kernel) takes
+// this pass; the kernels are written for any element type (T) but instantiated for float.
 //
 // Two kernels:
 //  * tiled (transposed layout, M % 8 == 0, A and C 16-byte aligned): a CTA computes a
@@ -9,12 +10,10 @@
 //    in chunks: the chunk's rows of Aᵀ (256 m each) are staged in shared memory by
 //    cp.async, double buffered, and every feature of the tile takes its residual entries
 //    in the chunk from there. A is read from L2 once per 64 features, not once per
-//    residual entry. Its cost is instructions, ~27 per entry and 256 m for 8 FMAs
-//    (bench/NOTES.md).
+//    residual entry. Its cost is instructions (16-bit A: ~27 per entry and 256 m for 8 FMAs,
+//    bench/NOTES.md).
 //  * elementwise (any other case): one thread per output element walking its feature's
 //    entries, A read straight from global memory.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <algorithm>
 #include <climits>
@@ -237,12 +236,6 @@ void launch(const CsrResidualLaunch& x) {
 
 }  // namespace
 
-void launch_csr_residual(const CsrResidualLaunch& x, DType dtype) {
-  switch (dtype) {
-    case DType::f32: return launch<float>(x);
-    case DType::f16: return launch<__half>(x);
-    case DType::bf16: return launch<__nv_bfloat16>(x);
-  }
-}
+void launch_csr_residual_f32(const CsrResidualLaunch& x) { launch<float>(x); }
 
 }  // namespace tilesparse::cuda

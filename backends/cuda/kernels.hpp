@@ -30,17 +30,11 @@ void cusparse_csr(const Args& x);
 void cusparse_bsr(const Args& x);
 // Our TW kernels (tw_matmul.cpp), both layouts, fused epilogue: f16/bf16 on the tensor
 // cores through wgmma (sm_90a, compute capability 9.x only) or mma.sync (sm_80+), f32 on
-// the CUDA cores (simt). TEW adds its CSR residual in one pass before the TW launch.
+// the CUDA cores (simt). TEW on the tensor cores runs TewWeight::merged() as one TW
+// launch; fp32 TEW adds its CSR residual in one pass before the TW launch.
 void tw_wgmma(const Args& x);
 void tw_mma(const Args& x);
 void tw_simt(const Args& x);
-// TEW on the tensor cores (wgmma, mma) runs TewWeight::merged() as one TW launch when
-// the elements the merge adds cost less than the residual pass: a merged element costs
-// one kept element of the TW kernel, a residual entry about 64 of them (the CUDA-core
-// pass against the mma.sync kernel, the slower of the two; H200, bench/NOTES.md). It
-// leaves out the pass's cost per feature and K chunk, which dominates when features
-// have under one entry per chunk (99% sparsity): there it keeps the slower pass.
-bool tew_merge_pays(std::int64_t added_elements, std::int64_t residual_entries);
 void tew_wgmma(const Args& x);
 void tew_mma(const Args& x);
 void tew_simt(const Args& x);

@@ -29,6 +29,10 @@ struct TwItem {
   std::int32_t tile;           // tile index of the weight (-1 for pruned columns)
   std::int64_t rows_offset;    // into rows: padded kept rows of the tile
   std::int64_t values_offset;  // into values (elements): this item's packed block
+  // The first kept row when the kept rows are run_start, run_start + 1, ... and fill
+  // whole steps (kept_rows a positive multiple of kTwRowBlock), else -1: the wgmma
+  // kernel then copies each step's activations as tensor boxes, not row by row.
+  std::int32_t run_start;
 };
 
 // How an item's values are laid out (zero where r >= kept_rows or j >= cols), in the
@@ -78,7 +82,8 @@ void launch_tw_mma(const TwLaunch& x, DType dtype);
 void launch_tw_simt_f32(const TwLaunch& x);
 
 // c = A · R for a CSR residual R of Wᵀ (row_ptr over the N output features, int32 k
-// indices, values in dtype), written for every element of c (zero where R is empty).
+// indices), written for every element of c (zero where R is empty); fp32 A, R and C: the
+// residual pass of fp32 TEW (16-bit TEW runs its merged weight on the tensor cores).
 struct CsrResidualLaunch {
   const void* a = nullptr;
   void* c = nullptr;
@@ -89,6 +94,6 @@ struct CsrResidualLaunch {
   const void* values = nullptr;
   cudaStream_t stream = nullptr;
 };
-void launch_csr_residual(const CsrResidualLaunch& x, DType dtype);
+void launch_csr_residual_f32(const CsrResidualLaunch& x);
 
 }  // namespace tilesparse::cuda

@@ -1,12 +1,12 @@
 // TW and TEW matmul entries of the dispatch table: the device form of a TW weight (work
 // items, padded kept rows, column list, values packed for the kernel) is built once per
 // weight and packing from its host copy and cached in the DeviceWeight; each call then is
-// one TW launch (plus, for TEW, one residual pass before it, unless the tensor-core
-// kernels run the merged weight: tew_merge_pays).
+// one TW launch (plus, for fp32 TEW on the CUDA cores, one residual pass before it; the
+// tensor-core kernels run a TEW weight merged).
 #include <algorithm>
 #include <cstring>
 #include <map>
-#include <optional>
+#include <utility>
 #include <vector>
 
 #include "backends/cuda/check.hpp"
@@ -29,12 +29,12 @@ struct TwPlan {
 
 // What a TW weight keeps on the device: a plan per packing its kernels read (a weight run
 // by both tensor-core kernels, e.g. when a benchmark forces one, holds both), and the
-// scratch for Aᵀ of row-major calls, grown as needed. A TEW weight on the tensor cores
-// also remembers whether it runs merged (decided at its first call).
+// scratch for Aᵀ of row-major calls, grown as needed. A TEW weight's plans come from
+// TewWeight::merged() on the tensor cores and from its TW part on the CUDA cores; the
+// two never meet in one state, as the weight's dtype picks one or the other (fp32: simt).
 struct TwState : gpu::VendorState {
   std::map<TwPacking, TwPlan> plans;
   gpu::DeviceBuffer a_transposed;
-  std::optional<bool> runs_merged;
 };
 
 // Column block of an item: the smallest of 32/64/128 that holds a tile (wider tiles
@@ -77,6 +77,9 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
     const std::int64_t kept = w.kept_rows(t), padded = round_up(kept, kTwRowBlock), width = w.tile_cols(t);
     const std::int64_t rows_offset = static_cast<std::int64_t>(rows.size());
     for (std::int64_t r = 0; r < padded; ++r) rows.push_back(r < kept ? w.row_idx[w.row_ptr[t] + r] : -1);
+    // Kept rows ascend: they are consecutive when the last is kept - 1 above the first.
+    const bool run = kept > 0 && kept == padded && rows.back() - rows[rows_offset] == kept - 1;
+    const std::int32_t run_start = run ? rows[rows_offset] : -1;
     const float* tile = w.values.data() + w.value_ptr[t];  // [kept][width]
     for (std::int64_t c0 = 0; c0 < width; c0 += bn) {
       const std::int64_t cols_here = std::min<std::int64_t>(bn, width - c0);
@@ -95,7 +98,7 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
         }
       }
       items.push_back({static_cast<std::int32_t>(t * w.g + c0), static_cast<std::int32_t>(cols_here),
-                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset});
+                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset, run_start});
     }
   }
   // Output columns the weight prunes entirely: items without rows, so the kernel writes
@@ -107,7 +110,7 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
     if (!kept_column[c]) cols.push_back(static_cast<std::int32_t>(c));
   for (std::int64_t c0 = first_pruned; c0 < w.n; c0 += bn)
     items.push_back({static_cast<std::int32_t>(c0), static_cast<std::int32_t>(std::min<std::int64_t>(bn, w.n - c0)), 0,
-                     -1, 0, 0});
+                     -1, 0, 0, -1});
   // Heaviest first: one launch, the long items start before the short ones.
   std::stable_sort(items.begin(), items.end(), [](const TwItem& a, const TwItem& b) { return a.kept_rows > b.kept_rows; });
 
@@ -128,22 +131,16 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   const char* op = tew ? "matmul[tew]" : "matmul[tw]";
   auto& impl = x.w.impl();
   TwState& state = impl.vendor_state<TwState>([] { return std::make_unique<TwState>(); });
-  // TEW: the TW part plus a residual pass, or on the tensor cores the merged weight when
-  // it pays (its plans are then built from it).
-  std::optional<TwWeight> merged;
-  if (tew && kernel != TwKernel::simt && !state.runs_merged) {
-    const auto& w = std::get<TewWeight>(*impl.host);
-    merged = w.merged();
-    state.runs_merged = tew_merge_pays(static_cast<std::int64_t>(merged->values.size() - w.tw.values.size()),
-                                       static_cast<std::int64_t>(w.residual.k_idx.size()));
-  }
-  const bool with_residual = tew && (kernel == TwKernel::simt || !*state.runs_merged);
+  // TEW on the tensor cores: the merged weight, one TW launch. It costs at most what the
+  // TW kernel costs at 0%, where the CUDA-core residual pass cost 3-5x more at every
+  // measured δ and sparsity (H200, bench/NOTES.md). fp32 TEW: the TW part plus the pass.
+  const bool with_residual = tew && kernel == TwKernel::simt;
   const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
   auto found = state.plans.find(packing);
   if (found == state.plans.end()) {
-    const bool from_merged = tew && !with_residual;
-    if (from_merged && !merged) merged = std::get<TewWeight>(*impl.host).merged();
-    found = state.plans.emplace(packing, make_plan(from_merged ? *merged : tw_part(*impl.host), packing, op)).first;
+    TwPlan plan = tew && !with_residual ? make_plan(std::get<TewWeight>(*impl.host).merged(), packing, op)
+                                        : make_plan(tw_part(*impl.host), packing, op);
+    found = state.plans.emplace(packing, std::move(plan)).first;
   }
   const TwPlan& plan = found->second;
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();
@@ -160,7 +157,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
     r.k_idx = static_cast<const std::int32_t*>(impl.array("residual.k_idx").buffer.data());
     r.values = impl.array("residual.values").buffer.data();
     r.stream = native(x.stream);
-    launch_csr_residual(r, x.w.dtype());
+    launch_csr_residual_f32(r);
   }
   TwLaunch t;
   t.a = x.a.data();
@@ -201,10 +198,6 @@ void run(const Args& x, TwKernel kernel, bool tew) {
 }
 
 }  // namespace
-
-bool tew_merge_pays(std::int64_t added_elements, std::int64_t residual_entries) {
-  return added_elements < 64 * residual_entries;
-}
 
 void tw_wgmma(const Args& x) { run(x, TwKernel::wgmma, false); }
 void tw_mma(const Args& x) { run(x, TwKernel::mma, false); }

@@ -12,7 +12,10 @@
 //  * the activations are gathered into shared memory as wgmma operand A. Transposed
 //    layout (Aᵀ, K x M): each kept row is a contiguous run of Aᵀ, copied in 16-byte
 //    cp.async chunks into an MN-major 128-byte-swizzle image (the paper's coalesced
-//    gather); row-major layout: the kept K columns of each A row are scattered, so they
+//    gather); an item whose kept rows are consecutive rows of A (TwItem::run_start: a
+//    tile that keeps all its rows, as at 0% sparsity) takes each step as one TMA tensor
+//    copy per 64 activation rows instead, by thread 0 on the stage's mbarrier;
+//    row-major layout: the kept K columns of each A row are scattered, so they
 //    are loaded element by element through registers (issued while the tensor cores run)
 //    and stored K-major. M not a multiple of 8 in the transposed layout takes the
 //    register path as well.
@@ -24,10 +27,12 @@
 // original position (Cᵀ rows when transposed).
 // Built for other architectures as well (CMAKE_CUDA_ARCHITECTURES "80;90a"), the kernel
 // body exists in the sm_90a image only; the dispatch table keeps it to 9.x devices.
+#include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <string>
 #include <type_traits>
 
 #include "backends/cuda/async_copy.cuh"
@@ -121,13 +126,14 @@ __device__ __forceinline__ void wgmma_wait() {
 }
 
 
-// The weight block of each stage: one bulk copy (PTX ISA: cp.async.bulk, mbarrier) issued
-// by thread 0, completing on the stage's mbarrier (one arrival, the block's bytes as
-// expected transactions); the u-th fill of a stage completes the barrier's phase u.
-// Against 16-byte cp.async by every thread, this took 8-10% off the dense-rate steps
-// (bench/NOTES.md): fewer per-thread copies in flight in a kernel that ncu shows
-// latency-bound (L2 and SM both under half of peak).
-struct WeightStages {
+// The copies of a stage that complete on its mbarrier (PTX ISA: cp.async.bulk,
+// cp.async.bulk.tensor, mbarrier), all issued by thread 0: the weight block as one bulk
+// copy, and for a step of consecutive kept rows the activations as TMA tensor copies;
+// one arrival announces their bytes, and the u-th fill of a stage completes the
+// barrier's phase u. Against 16-byte cp.async by every thread, the bulk weight copy took
+// 8-10% off the dense-rate steps (bench/NOTES.md): fewer per-thread copies in flight in
+// a kernel that ncu shows latency-bound (L2 and SM both under half of peak).
+struct StageLoads {
   std::uint32_t barriers;  // shared address of the first stage's barrier (8 bytes each)
 
   // Thread 0, then a barrier before any wait.
@@ -136,13 +142,23 @@ struct WeightStages {
       asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(barriers + 8 * s) : "memory");
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
-  // Thread 0. The stage's previous contents are no longer read (the caller's barrier).
-  __device__ __forceinline__ void fill(int stage, std::uint32_t dst, const void* src, int bytes) const {
-    const std::uint32_t bar = barriers + 8 * stage;
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
-                 "l"(src), "r"(bytes), "r"(bar)
+  // Thread 0, before the stage's copies; the stage's previous contents are no longer
+  // read (the caller's barrier).
+  __device__ __forceinline__ void expect(int stage, int bytes) const {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(barriers + 8 * stage), "r"(bytes)
                  : "memory");
+  }
+  __device__ __forceinline__ void copy(int stage, std::uint32_t dst, const void* src, int bytes) const {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(barriers + 8 * stage)
+                 : "memory");
+  }
+  // The box of `map` at (x, y) (innermost coordinate first), swizzled as the map says.
+  __device__ __forceinline__ void copy_tile(int stage, std::uint32_t dst, const CUtensorMap& map, int x, int y) const {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst),
+        "l"(reinterpret_cast<std::uint64_t>(&map)), "r"(x), "r"(y), "r"(barriers + 8 * stage)
+        : "memory");
   }
   // Every thread that reads the stage: its `use`-th fill (use = step / stages) has landed.
   __device__ __forceinline__ void wait(int stage, int use) const {
@@ -194,8 +210,11 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
 // OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
+// a_rows (transposed_async only): x.a as a K x M tensor of 64 x 64 boxes with the
+// 128-byte swizzle, for the steps of consecutive kept rows.
 template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
-__global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, const int m_blocks) {
+__global__ void __launch_bounds__(kThreads)
+    tw_wgmma_kernel(const TwLaunch x, const int m_blocks, const __grid_constant__ CUtensorMap a_rows) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   // A device pass without wgmma (e.g. sm_80 of CMAKE_CUDA_ARCHITECTURES "80;90a") gets an
   // empty body: the dispatch table runs this kernel on compute capability 9.x only, where
@@ -218,7 +237,7 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
   const std::uint32_t raw = smem_address(smem_raw);
   std::uint8_t* smem = smem_raw + ((1024 - (raw & 1023)) & 1023);
   const std::uint32_t smem_base = smem_address(smem);
-  const WeightStages weight_stages{smem_base + STAGES * STAGE_BYTES};
+  const StageLoads stage_loads{smem_base + STAGES * STAGE_BYTES};
 
   TwItem item;
   std::int64_t m0 = 0;
@@ -237,12 +256,20 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[j][i] = 0.0f;
 
-  if (tid == 0) weight_stages.init(STAGES);
+  if (tid == 0) stage_loads.init(STAGES);
   __syncthreads();
-  auto copy_weights = [&](int stage, int step) {
-    if (tid == 0)
-      weight_stages.fill(stage, smem_base + stage * STAGE_BYTES + A_BYTES,
-                         values + static_cast<std::int64_t>(step) * B_BYTES, B_BYTES);
+  // Thread 0: the step's weight block, and its activations when they are the rows
+  // run_start.. of Aᵀ (run_start >= 0; one 64 x 64 box per 64 activation rows).
+  auto copy_by_thread0 = [&](int stage, int step, std::int32_t run_start) {
+    if (tid != 0) return;
+    const std::uint32_t stage_base = smem_base + stage * STAGE_BYTES;
+    stage_loads.expect(stage, run_start >= 0 ? STAGE_BYTES : B_BYTES);
+    stage_loads.copy(stage, stage_base + A_BYTES, values + static_cast<std::int64_t>(step) * B_BYTES, B_BYTES);
+    if (run_start >= 0) {
+#pragma unroll
+      for (int j = 0; j < BM / 64; ++j)
+        stage_loads.copy_tile(stage, stage_base + j * kAtomBytes, a_rows, static_cast<int>(m0) + 64 * j, run_start);
+    }
   };
 
   // Shared-memory offset of activation chunk (kept row r, rows/columns c*8..c*8+7).
@@ -323,76 +350,96 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
     }
   };
 
-  auto load_stage = [&](int stage, int step) {
-    copy_weights(stage, step);
-    if constexpr (G == Gather::transposed_async) {
-      load_row_indices(step, row_indices[0]);
-      copy_activations_async(stage, row_indices[0]);
-    } else {
-      fetch_activations(step);
-      store_activations(stage);
-    }
-  };
-
-#pragma unroll
-  for (int s = 0; s < LOOKAHEAD; ++s) {
-    if (s < steps) load_stage(s, s);
-    cp_async_commit();
-  }
-  if constexpr (G == Gather::transposed_async) {
-    if (LOOKAHEAD < steps) load_row_indices(LOOKAHEAD, row_indices[LOOKAHEAD % 2]);
-    if (LOOKAHEAD + 1 < steps) load_row_indices(LOOKAHEAD + 1, row_indices[(LOOKAHEAD + 1) % 2]);
-  }
-
   // Operand descriptors of stage 0; a stage's are these plus its offset in 16-byte units
   // (the descriptor's address field; shared memory stays under its 256 KB range).
   const std::uint64_t a_descriptor = kTransposed ? descriptor(smem_base + warpgroup * WGM * kAtomBytes, 1024, 1024)
                                                  : descriptor(smem_base + warpgroup * WGM * kAtomBytes, 16, 1024);
   const std::uint64_t b_descriptor = descriptor(smem_base + A_BYTES, 16, 1024);
-  // One step; `parity` (step % 2, a compile-time constant: the loop below runs steps in
-  // pairs) picks the register set of row indices without indexing registers at run time.
-  auto run_step = [&](int step, auto parity) {
-    constexpr int kNextParity = (decltype(parity)::value + LOOKAHEAD) % 2;
-    const int stage = step % STAGES;
-    cp_async_wait<LOOKAHEAD - 1>();
-    fence_async_proxy();
-    weight_stages.wait(stage, step / STAGES);
-    __syncthreads();
-    const std::uint64_t stage_units = static_cast<std::uint64_t>(stage) * (STAGE_BYTES / 16);
-    wgmma_fence();
-#pragma unroll
-    for (int ks = 0; ks < kBK / 16; ++ks) {
-      const std::uint64_t db = b_descriptor + stage_units + ks * 32 / 16;
-#pragma unroll
-      for (int j = 0; j < WGM; ++j) {
-        // MN-major: k steps are whole 8-row groups (2 x 1024 bytes); K-major: 32 bytes in the swizzled row.
-        const std::uint64_t da = a_descriptor + stage_units + (j * kAtomBytes + ks * (kTransposed ? 2048 : 32)) / 16;
-        wgmma<kTransposed ? 1 : 0>(Tag<T, BN>{}, acc[j], da, db);
-      }
-    }
-    wgmma_commit();
-    const int next = step + LOOKAHEAD;
-    if (next < steps) {
-      // Stage (step - 1 - KEEP) % STAGES: its batch finished before the barrier above.
-      copy_weights(next % STAGES, next);
-      if constexpr (G == Gather::transposed_async) {
-        copy_activations_async(next % STAGES, row_indices[kNextParity]);
-        if (next + 2 < steps) load_row_indices(next + 2, row_indices[kNextParity]);
+
+  // The main loop. kRuns (an item whose kept rows are item.run_start.. , see TwItem): the
+  // activations of every step come as TMA boxes with the weights, by thread 0; otherwise
+  // they are gathered (cp.async or through registers, by G).
+  auto main_loop = [&](auto runs) {
+    constexpr bool kRuns = decltype(runs)::value;
+    // The copies of step `step` into `stage`; `row_of` its row indices (cp.async gather).
+    auto issue_copies = [&](int stage, int step, const std::int32_t (&row_of)[kChunksPerThread]) {
+      if constexpr (kRuns) {
+        copy_by_thread0(stage, step, item.run_start + step * kBK);
+      } else if constexpr (G == Gather::transposed_async) {
+        copy_by_thread0(stage, step, -1);
+        copy_activations_async(stage, row_of);
       } else {
-        fetch_activations(next);
+        copy_by_thread0(stage, step, -1);
+        fetch_activations(step);
       }
-    }
-    cp_async_commit();
-    if constexpr (G != Gather::transposed_async) {
-      if (next < steps) store_activations(next % STAGES);
-    }
-    wgmma_wait<KEEP>();
+    };
 #pragma unroll
-    for (int j = 0; j < WGM; ++j) keep_in_registers(acc[j]);
+    for (int s = 0; s < LOOKAHEAD; ++s) {
+      if (s < steps) {
+        if constexpr (G == Gather::transposed_async && !kRuns) load_row_indices(s, row_indices[0]);
+        issue_copies(s, s, row_indices[0]);
+        if constexpr (G != Gather::transposed_async) store_activations(s);
+      }
+      cp_async_commit();
+    }
+    if constexpr (G == Gather::transposed_async && !kRuns) {
+      if (LOOKAHEAD < steps) load_row_indices(LOOKAHEAD, row_indices[LOOKAHEAD % 2]);
+      if (LOOKAHEAD + 1 < steps) load_row_indices(LOOKAHEAD + 1, row_indices[(LOOKAHEAD + 1) % 2]);
+    }
+
+    // One step; `parity` (step % 2, a compile-time constant: the loop below runs steps in
+    // pairs) picks the register set of row indices without indexing registers at run time.
+    auto run_step = [&](int step, auto parity) {
+      constexpr int kNextParity = (decltype(parity)::value + LOOKAHEAD) % 2;
+      const int stage = step % STAGES;
+      if constexpr (!kRuns) {
+        cp_async_wait<LOOKAHEAD - 1>();
+        fence_async_proxy();
+      }
+      stage_loads.wait(stage, step / STAGES);
+      __syncthreads();
+      const std::uint64_t stage_units = static_cast<std::uint64_t>(stage) * (STAGE_BYTES / 16);
+      wgmma_fence();
+#pragma unroll
+      for (int ks = 0; ks < kBK / 16; ++ks) {
+        const std::uint64_t db = b_descriptor + stage_units + ks * 32 / 16;
+#pragma unroll
+        for (int j = 0; j < WGM; ++j) {
+          // MN-major: k steps are whole 8-row groups (2 x 1024 bytes); K-major: 32 bytes in the swizzled row.
+          const std::uint64_t da = a_descriptor + stage_units + (j * kAtomBytes + ks * (kTransposed ? 2048 : 32)) / 16;
+          wgmma<kTransposed ? 1 : 0>(Tag<T, BN>{}, acc[j], da, db);
+        }
+      }
+      wgmma_commit();
+      const int next = step + LOOKAHEAD;
+      if (next < steps) {
+        // Stage (step - 1 - KEEP) % STAGES: its batch finished before the barrier above.
+        issue_copies(next % STAGES, next, row_indices[kNextParity]);
+        if constexpr (G == Gather::transposed_async && !kRuns) {
+          if (next + 2 < steps) load_row_indices(next + 2, row_indices[kNextParity]);
+        }
+      }
+      if constexpr (!kRuns) cp_async_commit();
+      if constexpr (G != Gather::transposed_async) {
+        if (next < steps) store_activations(next % STAGES);
+      }
+      wgmma_wait<KEEP>();
+#pragma unroll
+      for (int j = 0; j < WGM; ++j) keep_in_registers(acc[j]);
+    };
+    for (int step = 0; step < steps; step += 2) {
+      run_step(step, std::integral_constant<int, 0>{});
+      if (step + 1 < steps) run_step(step + 1, std::integral_constant<int, 1>{});
+    }
   };
-  for (int step = 0; step < steps; step += 2) {
-    run_step(step, std::integral_constant<int, 0>{});
-    if (step + 1 < steps) run_step(step + 1, std::integral_constant<int, 1>{});
+  if constexpr (G == Gather::transposed_async) {
+    if (item.run_start >= 0) {
+      main_loop(std::true_type{});
+    } else {
+      main_loop(std::false_type{});
+    }
+  } else {
+    main_loop(std::false_type{});
   }
   wgmma_wait<0>();
 
@@ -402,6 +449,35 @@ __global__ void __launch_bounds__(kThreads) tw_wgmma_kernel(const TwLaunch x, co
 #endif
 }
 
+
+// Aᵀ (K x M, x.a) as a tensor of 64 x 64 boxes with the 128-byte swizzle: the layout of
+// one swizzle atom of an activation stage (64 kept rows x 64 activation rows), so a box
+// lands where the cp.async gather would put the same rows; OOB elements are zeros.
+template <class T>
+CUtensorMap activation_rows_map(const TwLaunch& x) {
+  using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                              const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
+                              CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+  static const Encode encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    TS_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found));
+    if (found != cudaDriverEntryPointSuccess || fn == nullptr)
+      fail("cuda", "tw_wgmma_kernel", "the driver has no cuTensorMapEncodeTiled", __FILE__, __LINE__);
+    return reinterpret_cast<Encode>(fn);
+  }();
+  CUtensorMap map{};
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(x.m), static_cast<cuuint64_t>(x.k)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(x.m) * sizeof(T)};
+  const cuuint32_t box[2] = {64, kBK}, element_strides[2] = {1, 1};
+  const CUresult r = encode(&map, std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                            2, const_cast<void*>(x.a), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    fail("cuda", "tw_wgmma_kernel", "cuTensorMapEncodeTiled for Aᵀ (" + std::to_string(x.k) + " x " + std::to_string(x.m) +
+         ") returned " + std::to_string(static_cast<int>(r)), __FILE__, __LINE__);
+  return map;
+}
 
 template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0,
           bool OUT_TRANSPOSED = G != Gather::row_major_registers>
@@ -419,7 +495,8 @@ void launch_config(const TwLaunch& x) {
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
-  kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks));
+  const CUtensorMap a_rows = G == Gather::transposed_async ? activation_rows_map<T>(x) : CUtensorMap{};
+  kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks), a_rows);
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }
 

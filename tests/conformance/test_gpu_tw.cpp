@@ -249,13 +249,6 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(gpu::Layout::row_major, gpu::Layout::transposed), ::testing::Values(Choice::mma)),
     param_name);
 
-// Whether the tensor-core TEW kernels run `w` merged (one TW launch) rather than as TW plus
-// the residual pass.
-bool runs_merged(const TewWeight& w) {
-  return cuda::tew_merge_pays(static_cast<std::int64_t>(w.merged().values.size() - w.tw.values.size()),
-                              static_cast<std::int64_t>(w.residual.k_idx.size()));
-}
-
 Weight tew_weight(const Case& c, DType dt, double delta) {
   PatternSpec spec;
   spec.pattern = Pattern::tew;
@@ -282,32 +275,57 @@ TEST(GpuTewResidual, FeaturesWithMoreEntriesThanOneWindowPerChunk) {
   }
 }
 
-// A residual too sparse to merge (G = 128, few entries a tile row): f16/bf16 take the
-// residual pass, tiled (transposed, M % 8 == 0) and elementwise (row-major, M = 133).
-TEST(GpuTewResidual, SparseResidualsTakeTheResidualPass) {
+// A sparse residual (δ = 0.002, G = 128: a few entries per tile row, each adding a
+// whole tile row to the merged weight): f16/bf16 run it merged, f32 takes the residual
+// pass, tiled (transposed, M % 8 == 0) and elementwise (row-major, or M = 133).
+TEST(GpuTewResidual, SparseResiduals) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   for (const Case& c : {Case{264, 512, 300, 128, 0.5}, Case{133, 512, 300, 128, 0.5}})
-    for (DType dt : {DType::f16, DType::bf16}) {
+    for (DType dt : {DType::f16, DType::bf16, DType::f32}) {
       const Weight w = tew_weight(c, dt, 0.002);
-      ASSERT_FALSE(runs_merged(std::get<TewWeight>(w))) << "the weight would run merged";
       for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
-        for (Choice choice : {Choice::automatic, Choice::mma})
+        for (Choice choice : {Choice::automatic, Choice::mma}) {
+          if (dt == DType::f32 && choice == Choice::mma) continue;  // mma.sync runs 16-bit types only
           expect_weight_matches(w, dt, c, layout, forced_kernel(Pattern::tew, choice), Activation::relu, true);
+        }
     }
 }
 
-// The usual δ = 0.05 runs merged (one TW launch); residual entries in columns the TW part
-// prunes entirely (s = 0.9) become kept columns of the merged weight.
-TEST(GpuTewResidual, DenserResidualsRunMerged) {
+// Residual entries in columns the TW part prunes entirely (s = 0.9) become kept columns
+// of the merged weight.
+TEST(GpuTewResidual, ResidualsInPrunedColumns) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   for (const Case& c : {Case{264, 300, 200, 128, 0.75}, Case{130, 200, 300, 64, 0.9}})
     for (DType dt : {DType::f16, DType::bf16}) {
       const Weight w = tew_weight(c, dt, 0.05);
-      ASSERT_TRUE(runs_merged(std::get<TewWeight>(w))) << "the weight would take the residual pass";
       for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
         for (Choice choice : {Choice::automatic, Choice::mma})
           expect_weight_matches(w, dt, c, layout, forced_kernel(Pattern::tew, choice), Activation::gelu, true);
     }
+}
+
+// Items whose kept rows are consecutive and fill whole 64-row steps (TwItem::run_start)
+// take the wgmma kernel's TMA copies, the others its gather, in one launch: tile 0 keeps
+// every row, tile 1 the run 5..260 (256 rows), tile 2 the run 7..206 (200 rows, so it is
+// gathered), tile 3 every third row. M = 264 and 8 put the boxes past M (zero-filled);
+// G = 64 takes the 64-column items; row-major A runs through the launcher's Aᵀ copy.
+TEST(GpuTwRuns, ConsecutiveKeptRowsAndGathersInOneLaunch) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  const std::int64_t k = 320;
+  for (std::int64_t g : {128, 64}) {
+    const std::int64_t n = 4 * g;
+    Mask mask(k, n, false);
+    for (std::int64_t r = 0; r < k; ++r) {
+      const bool keep[4] = {true, r >= 5 && r <= 260, r >= 7 && r <= 206, r % 3 == 0};
+      for (std::int64_t c = 0; c < n; ++c) mask.set(r, c, keep[c / g]);
+    }
+    for (DType dt : {DType::f16, DType::bf16}) {
+      const Weight w = TwWeight::from_dense(HostMatrix::random(k, n, dt, fresh_seed()), mask, g);
+      for (std::int64_t m : {264, 8})
+        for (gpu::Layout layout : {gpu::Layout::transposed, gpu::Layout::row_major})
+          expect_weight_matches(w, dt, Case{m, k, n, g, 0.0}, layout, "", Activation::gelu, true);
+    }
+  }
 }
 
 // The table's choice for f16/bf16 TW on this device.
