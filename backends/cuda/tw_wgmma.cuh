@@ -128,7 +128,7 @@ __device__ __forceinline__ void wgmma_wait() {
 
 // The copies of a stage that complete on its mbarrier (PTX ISA: cp.async.bulk,
 // cp.async.bulk.tensor, mbarrier), all issued by thread 0: the weight block as one bulk
-// copy, and for a step of consecutive kept rows the activations as TMA tensor copies;
+// copy, and for an item of consecutive kept rows the activations as TMA tensor copies;
 // one arrival announces their bytes, and the u-th fill of a stage completes the
 // barrier's phase u. Against 16-byte cp.async by every thread, the bulk weight copy took
 // 8-10% off the dense-rate steps (bench/NOTES.md): fewer per-thread copies in flight in
@@ -211,7 +211,7 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
 // a_rows (transposed_async only): x.a as a K x M tensor of 64 x 64 boxes with the
-// 128-byte swizzle, for the steps of consecutive kept rows.
+// 128-byte swizzle, for the items of consecutive kept rows (TwItem::run_start).
 template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
 __global__ void __launch_bounds__(kThreads)
     tw_wgmma_kernel(const TwLaunch x, const int m_blocks, const __grid_constant__ CUtensorMap a_rows) {
