@@ -77,8 +77,9 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
     const std::int64_t kept = w.kept_rows(t), padded = round_up(kept, kTwRowBlock), width = w.tile_cols(t);
     const std::int64_t rows_offset = static_cast<std::int64_t>(rows.size());
     for (std::int64_t r = 0; r < padded; ++r) rows.push_back(r < kept ? w.row_idx[w.row_ptr[t] + r] : -1);
-    // Kept rows ascend: they are consecutive when the last is kept - 1 above the first.
-    const bool run = kept > 0 && kept == padded && rows.back() - rows[rows_offset] == kept - 1;
+    // TwItem::run_start: checked row by row, as an in-memory weight need not be validated.
+    bool run = kept > 0 && kept == padded;
+    for (std::int64_t r = 1; run && r < kept; ++r) run = rows[rows_offset + r] == rows[rows_offset] + r;
     const std::int32_t run_start = run ? rows[rows_offset] : -1;
     const float* tile = w.values.data() + w.value_ptr[t];  // [kept][width]
     for (std::int64_t c0 = 0; c0 < width; c0 += bn) {
