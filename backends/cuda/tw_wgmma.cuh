@@ -22,9 +22,10 @@
 //  * STAGES-deep ring of shared-memory stages: loads for step s+STAGES-1 are issued
 //    right after the wgmma of step s, so copies overlap the math; a step waits for its
 //    activations (cp.async group) and its weights (the mbarrier's phase).
-// The epilogue (tw_output.cuh, shared with the mma.sync kernel) adds what C holds (TEW
-// residual) and the bias, applies the activation and scatters each column to its
-// original position (Cᵀ rows when transposed).
+// The epilogue (tw_output.cuh, shared with the other TW kernels) adds the bias (and what
+// C holds when TwLaunch::accumulate asks, which only fp32 TEW on the CUDA cores does),
+// applies the activation and scatters each column to its original position (Cᵀ rows
+// when transposed).
 // Built for other architectures as well (CMAKE_CUDA_ARCHITECTURES "80;90a"), the kernel
 // body exists in the sm_90a image only; the dispatch table keeps it to 9.x devices.
 #include <cuda.h>
