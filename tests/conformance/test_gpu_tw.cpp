@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "backends/cuda/kernels.hpp"
 #include "conformance/gpu_test_util.hpp"
 #include "format_test_util.hpp"
 
