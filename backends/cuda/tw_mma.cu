@@ -94,6 +94,7 @@ struct MmaTile {
   static_assert(kWarpRows % 16 == 0 && kWarpCols % 16 == 0, "whole m16 tiles, pairs of n8 tiles (ldmatrix.x4)");
   static_assert(BK % 16 == 0 && kTwRowBlock % BK == 0, "k16 steps; a step never crosses the row padding");
   static_assert(kChunksA % kThreads == 0, "activation copies split evenly");
+  static_assert(BN <= kThreads, "a thread per item column (load_column_index)");
   static_assert((kPitchA / 16) % 2 == 1 && (kPitchB / 16) % 2 == 1, "odd pitch in 16-byte units: conflict-free ldmatrix");
   static_assert(STAGES >= 2, "a ring");
 };
@@ -147,6 +148,7 @@ __global__ void __launch_bounds__(kThreads, 2) tw_mma_kernel(const TwLaunch x, c
   const std::int32_t* const rows = x.rows + item.rows_offset;
   const int tid = static_cast<int>(threadIdx.x), lane = tid % 32, warp = tid / 32;
   const int warp_m = warp % kWarpsM, warp_n = warp / kWarpsM;
+  const std::int32_t column_index = tw_output::load_column_index(x, item, tid);
 
   // Activation chunk i of a step (j-th of this thread: i = tid + j * kThreads): kept row
   // k, activation rows m0 + c*8 .. + 7; stored at As[k][c*8].
@@ -303,7 +305,8 @@ __global__ void __launch_bounds__(kThreads, 2) tw_mma_kernel(const TwLaunch x, c
       for (int h = 0; h < 2; ++h)
         Staging::store_pair(staged, warp_m * Tile::kWarpRows + i * 16 + lane / 4 + h * 8,
                             warp_n * Tile::kWarpCols + j * 8 + (lane % 4) * 2, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
-  tw_output::write_output<T, BM, BN, kOutTransposed>(x, item, m0, smem, tid, kThreads, [] { __syncthreads(); });
+  tw_output::write_output<T, BM, BN, kOutTransposed>(x, item, m0, smem, tid, kThreads, column_index,
+                                                    [] { __syncthreads(); });
 }
 
 template <class T, int BN, Gather G, bool kOutTransposed>

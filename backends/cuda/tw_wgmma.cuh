@@ -188,7 +188,7 @@ __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
 template <class T, int BN, int WGM, bool kTransposed, class Sync, int BM = 2 * 64 * WGM>
 __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& item, std::int64_t m0,
                                              std::uint8_t* smem, float (&acc)[WGM][BN / 2], int tid, int threads,
-                                             Sync sync) {
+                                             std::int32_t column_index, Sync sync) {
   using Staging = tw_output::OutputStaging<BM, BN, kTransposed>;
   sync();  // the math is done with the shared memory the staging reuses
   float* staged = reinterpret_cast<float*>(smem);
@@ -204,7 +204,7 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
         Staging::store_pair(staged, r0 + h * 8, col, acc[j][q * 4 + h * 2], acc[j][q * 4 + h * 2 + 1]);
     }
   }
-  tw_output::write_output<T, BM, BN, kTransposed>(x, item, m0, smem, tid, threads, sync);
+  tw_output::write_output<T, BM, BN, kTransposed>(x, item, m0, smem, tid, threads, column_index, sync);
 }
 
 // KEEP: wgmma batches left in flight at the end of a step (0 or 1); loads run
@@ -232,6 +232,7 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kChunks = BM * kBK / 8;  // 16-byte chunks of one activation stage
   constexpr int kChunksPerThread = kChunks / kThreads;
   static_assert(kChunks % kThreads == 0, "activation copies split evenly");
+  static_assert(BN <= kThreads, "a thread per item column (load_column_index)");
 
   extern __shared__ std::uint8_t smem_raw[];
   // Swizzle atoms must start at 1024-byte boundaries (launch adds the slack).
@@ -250,6 +251,7 @@ __global__ void __launch_bounds__(kThreads)
   const std::int32_t* rows = x.rows + item.rows_offset;
   const int tid = threadIdx.x;
   const int warpgroup = tid / 128;
+  const std::int32_t column_index = tw_output::load_column_index(x, item, tid);
 
   float acc[WGM][BN / 2];
 #pragma unroll
@@ -446,7 +448,7 @@ __global__ void __launch_bounds__(kThreads)
 
   static_assert(tw_output::OutputStaging<BM, BN, OUT_TRANSPOSED>::kBytes <= STAGES * STAGE_BYTES,
                 "staging fits the stages");
-  write_output<T, BN, WGM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, [] { __syncthreads(); });
+  write_output<T, BN, WGM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, column_index, [] { __syncthreads(); });
 #endif
 }
 
