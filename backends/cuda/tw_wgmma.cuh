@@ -402,18 +402,6 @@ __global__ void __launch_bounds__(kThreads)
       stage_loads.wait(stage, step / STAGES);
       __syncthreads();
       const std::uint64_t stage_units = static_cast<std::uint64_t>(stage) * (STAGE_BYTES / 16);
-      const int next = step + LOOKAHEAD;
-      // The copies of step `next`, into stage (step - 1 - KEEP) % STAGES: its batch
-      // finished before the barrier above.
-      auto issue_next = [&] {
-        if (next < steps) {
-          issue_copies(next % STAGES, next, row_indices[kNextParity]);
-          if constexpr (G == Gather::transposed_async && !kRuns) {
-            if (next + 2 < steps) load_row_indices(next + 2, row_indices[kNextParity]);
-          }
-        }
-        if constexpr (!kRuns) cp_async_commit();
-      };
       wgmma_fence();
 #pragma unroll
       for (int ks = 0; ks < kBK / 16; ++ks) {
@@ -424,12 +412,17 @@ __global__ void __launch_bounds__(kThreads)
           const std::uint64_t da = a_descriptor + stage_units + (j * kAtomBytes + ks * (kTransposed ? 2048 : 32)) / 16;
           wgmma<kTransposed ? 1 : 0>(Tag<T, BN>{}, acc[j], da, db);
         }
-        // A warp's wgmma issue returns only as the tensor pipe takes the instruction, so
-        // the copies are issued while the first half of the batch is queued, not after
-        // the whole batch (where the pipe would idle through them).
-        if (ks == kBK / 32 - 1) issue_next();
       }
       wgmma_commit();
+      const int next = step + LOOKAHEAD;
+      if (next < steps) {
+        // Stage (step - 1 - KEEP) % STAGES: its batch finished before the barrier above.
+        issue_copies(next % STAGES, next, row_indices[kNextParity]);
+        if constexpr (G == Gather::transposed_async && !kRuns) {
+          if (next + 2 < steps) load_row_indices(next + 2, row_indices[kNextParity]);
+        }
+      }
+      if constexpr (!kRuns) cp_async_commit();
       if constexpr (G != Gather::transposed_async) {
         if (next < steps) store_activations(next % STAGES);
       }
