@@ -139,7 +139,7 @@ __device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& 
   constexpr int kPer = 16 / sizeof(T);  // elements per 16-byte store
   // Columns whose index and bias are loaded before any of them is written: the loads of a
   // column issued after the previous column's stores waited behind them (ncu, qkv at 75%:
-  // a quarter of the warps' samples sat on the column-index load of this loop).
+  // a quarter of the warps' samples were in this loop, half of them on one index load).
   constexpr int kBatch = 4;
   const bool vector = x.m % kPer == 0 && reinterpret_cast<std::uintptr_t>(c) % 16 == 0;
   for (int first = part; first < item.cols; first += kBatch * m_blocks) {
