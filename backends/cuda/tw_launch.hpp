@@ -1,49 +1,15 @@
 #pragma once
-// The device form of a TW weight (built once per weight by tw_plan.cpp) and the launch
-// arguments of the TW kernels. Free of C++20 headers: the .cu files include it.
-//
-// A TW weight is cut into work items. An item is up to `bn` consecutive entries of the
-// column list `cols` (kept columns of one tile, in tile order; a tile wider than bn
-// gives several items) multiplied by the tile's kept K rows: a small dense GEMM
-//   C[:, cols[col_begin + j]] = A[:, rows[rows_offset + r]] · V_item[r][j].
-// The output columns a TW weight prunes entirely are appended to `cols` after the kept
-// ones and covered by items with kept_rows = 0, so a kernel writes every output column
-// (epilogue(0) there) without a second pass. Items are sorted by kept_rows, heaviest
-// first; one launch runs them all.
+// The launch arguments of the TW kernels: the device form of a TW weight (tw_item.hpp,
+// built once per weight by tw_plan.cpp) and the call's operands. Free of C++20 headers:
+// the .cu files include it.
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "backends/cuda/tw_item.hpp"
 #include "tilesparse/core/dtype.hpp"
 
 namespace tilesparse::cuda {
-
-// The kept rows of each tile are padded with -1 to a multiple of this; a kernel reads
-// -1 as a zero row of A (never dereferenced), and the packed values there are zero.
-constexpr int kTwRowBlock = 64;
-
-struct TwItem {
-  std::int32_t col_begin;      // first entry of cols
-  std::int32_t cols;           // entries, 1..bn
-  std::int32_t kept_rows;      // the tile's kept rows (unpadded); 0 for pruned columns
-  std::int32_t tile;           // tile index of the weight (-1 for pruned columns)
-  std::int64_t rows_offset;    // into rows: padded kept rows of the tile
-  std::int64_t values_offset;  // into values (elements): this item's packed block
-  // The first kept row when the kept rows are run_start, run_start + 1, ... and fill
-  // whole steps (kept_rows a positive multiple of kTwRowBlock), else -1: the wgmma
-  // kernel then copies each step's activations as tensor boxes, not row by row.
-  std::int32_t run_start;
-};
-
-// How an item's values are laid out (zero where r >= kept_rows or j >= cols), in the
-// weight's dtype:
-//  simt_rows:  [kept_rows padded][bn], row-major: a step of BK kept rows is one contiguous
-//   run. Read by the CUDA-core kernel (fp32) and the mma.sync kernel (f16/bf16, whose
-//   ldmatrix.trans turns the k-rows into B fragments).
-//  wgmma_sw128: per block of kTwRowBlock rows, a [bn][kTwRowBlock] K-major image with the
-//   128-byte swizzle of wgmma/TMA (element (j, r) at j*64 + ((r/8) ^ (j%8))*8 + r%8), so a
-//   shared-memory stage is one contiguous copy (16-bit dtypes).
-enum class TwPacking : int { simt_rows, wgmma_sw128 };
 
 struct TwLaunch {
   const void* a = nullptr;  // A (M x K) row-major, or Aᵀ (K x M) when transposed

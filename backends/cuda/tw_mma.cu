@@ -1,7 +1,7 @@
 // TW GEMM on the tensor cores through warp-level mma.sync (sm_80 and later: Ampere, and
 // any device where the sm_90a wgmma kernel does not run), f16/bf16 operands, fp32
 // accumulation, fused bias + activation. The contract (work items, padded kept rows,
-// column list, simt_rows packing in the weight's dtype) is in tw_launch.hpp; the design
+// column list, simt_rows packing in the weight's dtype) is in tw_item.hpp; the design
 // in docs/kernels.md.
 //
 // One CTA (8 warps) = one (work item, block of BM = 128 activation rows): the block

@@ -1,6 +1,6 @@
 // TW GEMM on the CUDA cores: fp32 operands, fp32 FMA (no tensor cores, no TF32), fused
 // bias + activation. The contract (work items, padded rows, simt_rows packing) is in
-// tw_launch.hpp. This is the CUDA-core TW kernel of Guo et al. (SC'20), written as a
+// tw_item.hpp. This is the CUDA-core TW kernel of Guo et al. (SC'20), written as a
 // register-tiled SGEMM over each item's gathered rows.
 //
 // One CTA (256 threads) = one (work item, block of BM activation rows): it computes the

@@ -1,7 +1,7 @@
 #pragma once
 // TW GEMM on the Hopper tensor cores (sm_90a wgmma), f16/bf16 operands, fp32 accumulation,
 // fused bias + activation. The contract (work items, padded rows, packed values) is in
-// tw_launch.hpp; the design and its measurements are in docs/kernels.md.
+// tw_item.hpp; the design and its measurements are in docs/kernels.md.
 //
 // One CTA = one (work item, block of BM activation rows): two warpgroups, each owning
 // 64*WGM rows, multiply the gathered activations [BM x kept rows] by the item's packed

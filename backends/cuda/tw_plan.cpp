@@ -1,0 +1,77 @@
+// Host side of the TW kernels' device form (tw_plan.hpp). Compiled in every build.
+#include "backends/cuda/tw_plan.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "tilesparse/core/error.hpp"
+
+namespace tilesparse::cuda {
+
+namespace {
+
+std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
+
+}  // namespace
+
+int tw_column_block(std::int64_t g) { return g <= 32 ? 32 : g <= 64 ? 64 : 128; }
+
+TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
+  const int bn = tw_column_block(w.g);
+  require(w.n < (std::int64_t{1} << 31) && w.k < (std::int64_t{1} << 31), op, "K and N must fit int32");
+
+  std::vector<TwItem> items;
+  std::vector<std::int32_t> rows, cols(w.col_map.begin(), w.col_map.end());
+  std::vector<float> packed;
+  for (std::int64_t t = 0; t < w.tiles(); ++t) {
+    const std::int64_t kept = w.kept_rows(t), padded = round_up(kept, kTwRowBlock), width = w.tile_cols(t);
+    const std::int64_t rows_offset = static_cast<std::int64_t>(rows.size());
+    for (std::int64_t r = 0; r < padded; ++r) rows.push_back(r < kept ? w.row_idx[w.row_ptr[t] + r] : -1);
+    // TwItem::run_start: checked row by row, as an in-memory weight need not be validated.
+    bool run = kept > 0 && kept == padded;
+    for (std::int64_t r = 1; run && r < kept; ++r) run = rows[rows_offset + r] == rows[rows_offset] + r;
+    const std::int32_t run_start = run ? rows[rows_offset] : -1;
+    const float* tile = w.values.data() + w.value_ptr[t];  // [kept][width]
+    for (std::int64_t c0 = 0; c0 < width; c0 += bn) {
+      const std::int64_t cols_here = std::min<std::int64_t>(bn, width - c0);
+      const std::int64_t offset = static_cast<std::int64_t>(packed.size());
+      packed.resize(packed.size() + static_cast<std::size_t>(padded * bn), 0.0f);
+      float* block = packed.data() + offset;
+      for (std::int64_t r = 0; r < kept; ++r) {
+        for (std::int64_t j = 0; j < cols_here; ++j) {
+          const float v = tile[r * width + c0 + j];
+          if (packing == TwPacking::simt_rows) {
+            block[r * bn + j] = v;
+          } else {  // per 64 kept rows a [bn][64] K-major image, 16-byte chunks XOR-swizzled by row
+            const std::int64_t step = r / kTwRowBlock, rr = r % kTwRowBlock;
+            block[step * bn * kTwRowBlock + j * kTwRowBlock + (((rr / 8) ^ (j % 8)) * 8) + rr % 8] = v;
+          }
+        }
+      }
+      items.push_back({static_cast<std::int32_t>(t * w.g + c0), static_cast<std::int32_t>(cols_here),
+                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset, run_start});
+    }
+  }
+  // Output columns the weight prunes entirely: items without rows, so the kernel writes
+  // epilogue(0) (or the TEW residual) there in the same launch.
+  std::vector<bool> kept_column(static_cast<std::size_t>(w.n), false);
+  for (const std::int32_t c : w.col_map) kept_column[c] = true;
+  const std::int64_t first_pruned = static_cast<std::int64_t>(cols.size());
+  for (std::int64_t c = 0; c < w.n; ++c)
+    if (!kept_column[c]) cols.push_back(static_cast<std::int32_t>(c));
+  for (std::int64_t c0 = first_pruned; c0 < w.n; c0 += bn)
+    items.push_back({static_cast<std::int32_t>(c0), static_cast<std::int32_t>(std::min<std::int64_t>(bn, w.n - c0)), 0,
+                     -1, 0, 0, -1});
+  // Heaviest first: one launch, the long items start before the short ones.
+  std::stable_sort(items.begin(), items.end(), [](const TwItem& a, const TwItem& b) { return a.kept_rows > b.kept_rows; });
+
+  TwHostPlan plan;
+  plan.bn = bn;
+  plan.items = std::move(items);
+  plan.rows = std::move(rows);
+  plan.cols = std::move(cols);
+  plan.values = std::move(packed);
+  return plan;
+}
+
+}  // namespace tilesparse::cuda

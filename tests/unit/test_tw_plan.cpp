@@ -1,0 +1,161 @@
+// The TW kernels' plan (backends/cuda/tw_plan.cpp), checked without a device: every
+// stored value lands where the kernels read it in both packings, every output column is
+// covered once, the items are ordered as the launch expects, and run_start (the wgmma
+// kernel's TMA path) is set exactly for tiles of consecutive kept rows filling whole
+// 64-row steps.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "backends/cuda/tw_plan.hpp"
+#include "format_test_util.hpp"
+#include "tilesparse/formats/tw.hpp"
+#include "tilesparse/prune/project.hpp"
+
+namespace tilesparse::cuda {
+namespace {
+
+TwWeight random_tw(std::int64_t k, std::int64_t n, std::int64_t g, double sparsity, std::uint64_t seed) {
+  PatternSpec spec;
+  spec.pattern = Pattern::tw;
+  spec.g = g;
+  const HostMatrix w = HostMatrix::random(k, n, DType::f32, seed);
+  return TwWeight::from_dense(w, project(magnitude_scores(w), spec, sparsity).mask, g);
+}
+
+// Value (kept-row slot r, item column j) of an item's block in the given packing.
+float packed_value(const TwHostPlan& plan, const TwItem& item, TwPacking packing, std::int64_t r, std::int64_t j) {
+  const std::int64_t bn = plan.bn;
+  const float* block = plan.values.data() + item.values_offset;
+  if (packing == TwPacking::simt_rows) return block[r * bn + j];
+  const std::int64_t step = r / kTwRowBlock, rr = r % kTwRowBlock;
+  return block[step * bn * kTwRowBlock + j * kTwRowBlock + (((rr / 8) ^ (j % 8)) * 8) + rr % 8];
+}
+
+// K x N rebuilt from the plan as the kernels read it; fails the test where a padding
+// slot (row -1, or a column past the item's) holds a nonzero value.
+HostMatrix rebuild(const TwHostPlan& plan, TwPacking packing, std::int64_t k, std::int64_t n) {
+  HostMatrix out(k, n);
+  for (const TwItem& item : plan.items) {
+    const std::int64_t padded = (item.kept_rows + kTwRowBlock - 1) / kTwRowBlock * kTwRowBlock;
+    for (std::int64_t r = 0; r < padded; ++r) {
+      const std::int32_t row = plan.rows[static_cast<std::size_t>(item.rows_offset + r)];
+      EXPECT_EQ(row < 0, r >= item.kept_rows) << "tile " << item.tile << " slot " << r;
+      for (std::int64_t j = 0; j < plan.bn; ++j) {
+        const float v = packed_value(plan, item, packing, r, j);
+        if (row < 0 || j >= item.cols) {
+          EXPECT_EQ(v, 0.0f) << "padding of tile " << item.tile << " at slot " << r << ", column " << j;
+        } else {
+          out.set(row, plan.cols[static_cast<std::size_t>(item.col_begin + j)], v);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+TEST(TwPlan, EveryValueLandsWhereTheKernelsReadIt) {
+  struct Case {
+    std::int64_t k, n, g;
+    double sparsity;
+  };
+  for (const Case c : {Case{70, 45, 32, 0.6}, Case{200, 300, 64, 0.75}, Case{256, 257, 128, 0.0},
+                       Case{130, 200, 200, 0.5}, Case{128, 96, 48, 0.99}}) {
+    const TwWeight tw = random_tw(c.k, c.n, c.g, c.sparsity, static_cast<std::uint64_t>(c.k + c.n));
+    for (const TwPacking packing : {TwPacking::simt_rows, TwPacking::wgmma_sw128}) {
+      SCOPED_TRACE(testing::Message() << c.k << "x" << c.n << " G=" << c.g << " s=" << c.sparsity << " packing "
+                                      << static_cast<int>(packing));
+      const TwHostPlan plan = make_tw_plan(tw, packing, "test");
+      EXPECT_EQ(plan.bn, tw_column_block(c.g));
+      EXPECT_TRUE(rebuild(plan, packing, c.k, c.n) == tw.to_dense());
+    }
+  }
+}
+
+TEST(TwPlan, ItemsCoverEveryColumnOnceHeaviestFirst) {
+  const TwWeight tw = random_tw(190, 333, 100, 0.7, 3);  // tiles of 100 columns: items of 100 (bn 128)
+  const TwHostPlan plan = make_tw_plan(tw, TwPacking::wgmma_sw128, "test");
+  ASSERT_EQ(plan.cols.size(), static_cast<std::size_t>(tw.n));
+  EXPECT_TRUE(std::equal(tw.col_map.begin(), tw.col_map.end(), plan.cols.begin())) << "kept columns first, in tile order";
+  std::vector<int> covered(static_cast<std::size_t>(tw.n), 0);
+  for (std::size_t i = 0; i < plan.items.size(); ++i) {
+    const TwItem& item = plan.items[i];
+    EXPECT_GE(item.cols, 1);
+    EXPECT_LE(item.cols, plan.bn);
+    if (i > 0) EXPECT_GE(plan.items[i - 1].kept_rows, item.kept_rows) << "item " << i;
+    if (item.tile < 0) {
+      EXPECT_EQ(item.kept_rows, 0);
+      EXPECT_EQ(item.run_start, -1);
+      EXPECT_GE(item.col_begin, static_cast<std::int32_t>(tw.col_map.size())) << "pruned columns follow the kept ones";
+    } else {
+      EXPECT_EQ(item.kept_rows, tw.kept_rows(item.tile));
+    }
+    for (std::int32_t j = 0; j < item.cols; ++j) ++covered[static_cast<std::size_t>(plan.cols[static_cast<std::size_t>(item.col_begin + j)])];
+  }
+  EXPECT_TRUE(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
+  EXPECT_LT(tw.col_map.size(), static_cast<std::size_t>(tw.n)) << "the case should prune whole columns";
+}
+
+TEST(TwPlan, TilesWiderThanTheColumnBlockSplitIntoItems) {
+  EXPECT_EQ(tw_column_block(16), 32);
+  EXPECT_EQ(tw_column_block(32), 32);
+  EXPECT_EQ(tw_column_block(33), 64);
+  EXPECT_EQ(tw_column_block(64), 64);
+  EXPECT_EQ(tw_column_block(100), 128);
+  EXPECT_EQ(tw_column_block(500), 128);
+  const TwWeight tw = random_tw(64, 300, 300, 0.0, 5);  // one tile of 300 columns
+  const TwHostPlan plan = make_tw_plan(tw, TwPacking::simt_rows, "test");
+  ASSERT_EQ(plan.items.size(), 3u);
+  EXPECT_EQ(plan.items[0].cols + plan.items[1].cols + plan.items[2].cols, 300);
+  for (const TwItem& item : plan.items) {
+    EXPECT_EQ(item.tile, 0);
+    EXPECT_EQ(item.rows_offset, 0) << "the items of one tile share its rows";
+  }
+}
+
+// One column per tile (G = 1), K = 256; tile t keeps rows[t], values 1.
+TwWeight hand_built(const std::vector<std::vector<std::int32_t>>& rows) {
+  TwWeight w;
+  w.k = 256;
+  w.n = static_cast<std::int64_t>(rows.size());
+  w.g = 1;
+  w.row_ptr = {0};
+  w.value_ptr = {0};
+  for (std::size_t t = 0; t < rows.size(); ++t) {
+    w.col_map.push_back(static_cast<std::int32_t>(t));
+    w.row_idx.insert(w.row_idx.end(), rows[t].begin(), rows[t].end());
+    w.row_ptr.push_back(static_cast<std::int64_t>(w.row_idx.size()));
+    w.values.insert(w.values.end(), rows[t].size(), 1.0f);
+    w.value_ptr.push_back(static_cast<std::int64_t>(w.values.size()));
+  }
+  return w;
+}
+
+std::vector<std::int32_t> consecutive(std::int32_t first, std::int32_t count) {
+  std::vector<std::int32_t> v(static_cast<std::size_t>(count));
+  for (std::int32_t i = 0; i < count; ++i) v[static_cast<std::size_t>(i)] = first + i;
+  return v;
+}
+
+TEST(TwPlan, RunStartMarksTilesOfConsecutiveRowsInWholeSteps) {
+  std::vector<std::int32_t> gap = consecutive(0, 64);  // 128 rows, 64 skipped
+  for (std::int32_t r = 65; r <= 128; ++r) gap.push_back(r);
+  std::vector<std::int32_t> unordered = consecutive(0, 128);  // the same rows as a run, out of order
+  std::swap(unordered[0], unordered[1]);
+  const TwWeight w = hand_built({consecutive(0, 256), consecutive(64, 128), consecutive(10, 100), gap, unordered});
+  ASSERT_FALSE(w.validate().ok()) << "the out-of-order tile makes the weight invalid, as an unchecked one may be";
+  const std::int32_t expected[] = {0, 64, -1, -1, -1};  // by tile
+  for (const TwPacking packing : {TwPacking::simt_rows, TwPacking::wgmma_sw128}) {
+    const TwHostPlan plan = make_tw_plan(w, packing, "test");
+    ASSERT_EQ(plan.items.size(), 5u);
+    for (const TwItem& item : plan.items) EXPECT_EQ(item.run_start, expected[item.tile]) << "tile " << item.tile;
+  }
+  // All rows kept (every tile at 0% sparsity): every item runs from row 0.
+  const TwHostPlan dense = make_tw_plan(random_tw(192, 130, 64, 0.0, 9), TwPacking::wgmma_sw128, "test");
+  for (const TwItem& item : dense.items) EXPECT_EQ(item.run_start, 0);
+}
+
+}  // namespace
+}  // namespace tilesparse::cuda
