@@ -1,9 +1,8 @@
 // TW and TEW matmul entries of the dispatch table: the device form of a TW weight (work
 // items, padded kept rows, column list, values packed for the kernel: tw_plan.cpp) is
 // built once per weight and packing from its host copy, uploaded and cached in the
-// DeviceWeight; each call then is
-// one TW launch (plus, for fp32 TEW on the CUDA cores, one residual pass before it; the
-// tensor-core kernels run a TEW weight merged).
+// DeviceWeight; each call then is one TW launch (plus, for fp32 TEW on the CUDA cores,
+// one residual pass before it; the tensor-core kernels run a TEW weight merged).
 #include <cstring>
 #include <map>
 #include <utility>
