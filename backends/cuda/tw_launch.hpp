@@ -22,6 +22,9 @@ struct TwLaunch {
   const void* a_transposed = nullptr;
   const TwItem* items = nullptr;
   std::int32_t item_count = 0;
+  // Some item has run_start >= 0: only then does the wgmma kernel need the Aᵀ tensor map
+  // (encoded on the host at each launch).
+  bool has_run_items = false;
   const std::int32_t* rows = nullptr;  // padded kept rows, per tile
   const std::int32_t* cols = nullptr;  // n entries: kept columns tile by tile, then pruned
   const void* values = nullptr;        // packed per `packing`, in the weight's dtype

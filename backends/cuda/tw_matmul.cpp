@@ -24,6 +24,7 @@ enum class TwKernel { wgmma, mma, simt };
 struct TwPlan {
   int bn = 0;
   std::int32_t item_count = 0;
+  bool has_run_items = false;
   gpu::DeviceBuffer items, rows, cols, values;
 };
 
@@ -63,6 +64,7 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
   TwPlan plan;
   plan.bn = host.bn;
   plan.item_count = static_cast<std::int32_t>(host.items.size());
+  plan.has_run_items = host.has_run_items;
   plan.items = upload_vector(host.items);
   plan.rows = upload_vector(host.rows);
   plan.cols = upload_vector(host.cols);
@@ -116,6 +118,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   t.transposed = x.transposed();
   t.items = static_cast<const TwItem*>(plan.items.data());
   t.item_count = plan.item_count;
+  t.has_run_items = plan.has_run_items;
   t.rows = static_cast<const std::int32_t*>(plan.rows.data());
   t.cols = static_cast<const std::int32_t*>(plan.cols.data());
   t.values = plan.values.data();

@@ -71,6 +71,7 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
   plan.rows = std::move(rows);
   plan.cols = std::move(cols);
   plan.values = std::move(packed);
+  plan.has_run_items = std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.run_start >= 0; });
   return plan;
 }
 

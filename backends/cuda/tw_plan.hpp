@@ -16,6 +16,7 @@ struct TwHostPlan {
   std::vector<std::int32_t> rows;    // per tile, kept rows padded to kTwRowBlock with -1
   std::vector<std::int32_t> cols;    // n entries: kept columns tile by tile, then the pruned ones
   std::vector<float> values;         // per item, laid out as `packing` says (TwPacking)
+  bool has_run_items = false;        // some item has run_start >= 0 (TMA copies on the wgmma kernel)
 };
 
 // Column block of an item: the smallest of 32/64/128 that holds a tile of g columns

@@ -212,7 +212,8 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
 // a_rows (transposed_async only): x.a as a K x M tensor of 64 x 64 boxes with the
-// 128-byte swizzle, for the items of consecutive kept rows (TwItem::run_start).
+// 128-byte swizzle, for the items of consecutive kept rows (TwItem::run_start); left
+// zero, and never read, when the weight has none (TwLaunch::has_run_items).
 template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
 __global__ void __launch_bounds__(kThreads)
     tw_wgmma_kernel(const TwLaunch x, const int m_blocks, const __grid_constant__ CUtensorMap a_rows) {
@@ -498,7 +499,7 @@ void launch_config(const TwLaunch& x) {
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
-  const CUtensorMap a_rows = G == Gather::transposed_async ? activation_rows_map<T>(x) : CUtensorMap{};
+  const CUtensorMap a_rows = G == Gather::transposed_async && x.has_run_items ? activation_rows_map<T>(x) : CUtensorMap{};
   kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks), a_rows);
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }

@@ -95,6 +95,7 @@ TEST(TwPlan, ItemsCoverEveryColumnOnceHeaviestFirst) {
     for (std::int32_t j = 0; j < item.cols; ++j) ++covered[static_cast<std::size_t>(plan.cols[static_cast<std::size_t>(item.col_begin + j)])];
   }
   EXPECT_TRUE(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
+  EXPECT_FALSE(plan.has_run_items) << "70% of scattered rows: no tile keeps a run of whole steps";
   EXPECT_LT(tw.col_map.size(), static_cast<std::size_t>(tw.n)) << "the case should prune whole columns";
 }
 
@@ -150,6 +151,7 @@ TEST(TwPlan, RunStartMarksTilesOfConsecutiveRowsInWholeSteps) {
   for (const TwPacking packing : {TwPacking::simt_rows, TwPacking::wgmma_sw128}) {
     const TwHostPlan plan = make_tw_plan(w, packing, "test");
     ASSERT_EQ(plan.items.size(), 5u);
+    EXPECT_TRUE(plan.has_run_items);
     for (const TwItem& item : plan.items) EXPECT_EQ(item.run_start, expected[item.tile]) << "tile " << item.tile;
   }
   // All rows kept (every tile at 0% sparsity): every item runs from row 0.
