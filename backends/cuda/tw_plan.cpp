@@ -2,6 +2,7 @@
 #include "backends/cuda/tw_plan.hpp"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "tilesparse/core/error.hpp"
@@ -24,22 +25,41 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
   std::vector<std::int32_t> rows, cols(w.col_map.begin(), w.col_map.end());
   std::vector<float> packed;
   for (std::int64_t t = 0; t < w.tiles(); ++t) {
-    const std::int64_t kept = w.kept_rows(t), padded = round_up(kept, kTwRowBlock), width = w.tile_cols(t);
+    const std::int64_t tile_kept = w.kept_rows(t), width = w.tile_cols(t);
+    // A tile that keeps nearly all of K runs as a dense tile of all K rows (zeros where it
+    // prunes) on the wgmma kernel, whose tiles of consecutive rows take TMA boxes instead
+    // of the per-row gather: when its kept rows fill at least 90% of the 64-row steps K
+    // takes (a box step took ~0.89 of a gathered one, bench/NOTES.md).
+    const std::int64_t dense_steps = w.k / kTwRowBlock, kept_steps = round_up(tile_kept, kTwRowBlock) / kTwRowBlock;
+    const bool densify = packing == TwPacking::wgmma_sw128 && w.k % kTwRowBlock == 0 && tile_kept > 0 &&
+                         10 * kept_steps >= 9 * dense_steps;
+    const std::int64_t kept = densify ? w.k : tile_kept, padded = round_up(kept, kTwRowBlock);
     const std::int64_t rows_offset = static_cast<std::int64_t>(rows.size());
-    for (std::int64_t r = 0; r < padded; ++r) rows.push_back(r < kept ? w.row_idx[w.row_ptr[t] + r] : -1);
+    for (std::int64_t r = 0; r < padded; ++r)
+      rows.push_back(densify ? static_cast<std::int32_t>(r) : r < kept ? w.row_idx[w.row_ptr[t] + r] : -1);
     // TwItem::run_start: checked row by row, as an in-memory weight need not be validated.
     bool run = kept > 0 && kept == padded;
     for (std::int64_t r = 1; run && r < kept; ++r) run = rows[rows_offset + r] == rows[rows_offset] + r;
     const std::int32_t run_start = run ? rows[rows_offset] : -1;
-    const float* tile = w.values.data() + w.value_ptr[t];  // [kept][width]
+    // Slot r of the item's block holds the tile's kept row value_row[r] ([tile_kept][width]
+    // values), or nothing (-1: a pruned row of a densified tile).
+    std::vector<std::int64_t> value_row(static_cast<std::size_t>(kept), -1);
+    for (std::int64_t r = 0; r < tile_kept; ++r) {
+      const std::int64_t at = densify ? w.row_idx[w.row_ptr[t] + r] : r;
+      require(at >= 0 && at < kept, op, "tile " + std::to_string(t) + " keeps a row outside [0, K)");
+      value_row[static_cast<std::size_t>(at)] = r;
+    }
+    const float* tile = w.values.data() + w.value_ptr[t];  // [tile_kept][width]
     for (std::int64_t c0 = 0; c0 < width; c0 += bn) {
       const std::int64_t cols_here = std::min<std::int64_t>(bn, width - c0);
       const std::int64_t offset = static_cast<std::int64_t>(packed.size());
       packed.resize(packed.size() + static_cast<std::size_t>(padded * bn), 0.0f);
       float* block = packed.data() + offset;
       for (std::int64_t r = 0; r < kept; ++r) {
+        const std::int64_t vr = value_row[static_cast<std::size_t>(r)];
+        if (vr < 0) continue;
         for (std::int64_t j = 0; j < cols_here; ++j) {
-          const float v = tile[r * width + c0 + j];
+          const float v = tile[vr * width + c0 + j];
           if (packing == TwPacking::simt_rows) {
             block[r * bn + j] = v;
           } else {  // per 64 kept rows a [bn][64] K-major image, 16-byte chunks XOR-swizzled by row

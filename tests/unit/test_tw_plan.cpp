@@ -74,6 +74,27 @@ TEST(TwPlan, EveryValueLandsWhereTheKernelsReadIt) {
   }
 }
 
+TEST(TwPlan, NearFullTilesRunDenseOnTheWgmmaPacking) {
+  // K = 256 at 10%: tiles keep ~243 rows, 4 steps either way -> all 256 rows, zeros in the
+  // pruned ones, one run from row 0; the mma.sync/CUDA-core packing keeps the gather.
+  const TwWeight tw = random_tw(256, 200, 64, 0.1, 11);
+  ASSERT_LT(tw.kept_rows(0), 256);
+  const TwHostPlan wgmma = make_tw_plan(tw, TwPacking::wgmma_sw128, "test");
+  const TwHostPlan simt = make_tw_plan(tw, TwPacking::simt_rows, "test");
+  for (const TwItem& item : wgmma.items) {
+    if (item.tile < 0) continue;
+    EXPECT_EQ(item.kept_rows, 256);
+    EXPECT_EQ(item.run_start, 0);
+  }
+  for (const TwItem& item : simt.items)
+    if (item.tile >= 0) EXPECT_EQ(item.kept_rows, tw.kept_rows(item.tile));
+  EXPECT_TRUE(rebuild(wgmma, TwPacking::wgmma_sw128, 256, 200) == tw.to_dense());
+  // At 50% (~181 rows, 3 of 4 steps) the tiles stay gathered.
+  const TwWeight half = random_tw(256, 200, 64, 0.5, 12);
+  for (const TwItem& item : make_tw_plan(half, TwPacking::wgmma_sw128, "test").items)
+    if (item.tile >= 0) EXPECT_EQ(item.kept_rows, half.kept_rows(item.tile));
+}
+
 TEST(TwPlan, ItemsCoverEveryColumnOnceHeaviestFirst) {
   const TwWeight tw = random_tw(190, 333, 100, 0.7, 3);  // tiles of 100 columns: items of 100 (bn 128)
   const TwHostPlan plan = make_tw_plan(tw, TwPacking::wgmma_sw128, "test");
