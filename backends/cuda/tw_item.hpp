@@ -41,4 +41,14 @@ struct TwItem {
 //   shared-memory stage is one contiguous copy (16-bit dtypes).
 enum class TwPacking : int { simt_rows, wgmma_sw128 };
 
+// Activation rows per CTA of the wgmma kernel (transposed_async gather): 128 (two
+// warpgroups, two CTAs per SM), or 64 (one warpgroup, three CTAs per SM) when the
+// 64-row grid of kept items fits in one wave of them (kept_items * ceil(m / 64) <= 3 *
+// sms) and the items are long (at least 9 steps of kTwRowBlock kept rows on average):
+// more independent CTAs on an SM, each loading the weight block twice as often per
+// FLOP. Measured on the H200 (bench/NOTES.md): 5-10% faster where it picks 64, while
+// 64-row grids past one wave or items of a few steps ran up to 1.6x slower.
+// kept_steps: the kept items' steps, summed.
+int tw_wgmma_row_block(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms);
+
 }  // namespace tilesparse::cuda

@@ -25,6 +25,7 @@ struct TwPlan {
   int bn = 0;
   std::int32_t item_count = 0;
   bool has_run_items = false;
+  std::int64_t kept_items = 0, kept_steps = 0;
   gpu::DeviceBuffer items, rows, cols, values;
 };
 
@@ -65,6 +66,8 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
   plan.bn = host.bn;
   plan.item_count = static_cast<std::int32_t>(host.items.size());
   plan.has_run_items = host.has_run_items;
+  plan.kept_items = host.kept_items;
+  plan.kept_steps = host.kept_steps;
   plan.items = upload_vector(host.items);
   plan.rows = upload_vector(host.rows);
   plan.cols = upload_vector(host.cols);
@@ -119,6 +122,8 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   t.items = static_cast<const TwItem*>(plan.items.data());
   t.item_count = plan.item_count;
   t.has_run_items = plan.has_run_items;
+  t.kept_items = plan.kept_items;
+  t.kept_steps = plan.kept_steps;
   t.rows = static_cast<const std::int32_t*>(plan.rows.data());
   t.cols = static_cast<const std::int32_t*>(plan.cols.data());
   t.values = plan.values.data();

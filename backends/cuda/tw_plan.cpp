@@ -92,7 +92,17 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
   plan.cols = std::move(cols);
   plan.values = std::move(packed);
   plan.has_run_items = std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.run_start >= 0; });
+  for (const TwItem& i : plan.items) {
+    if (i.kept_rows == 0) continue;
+    ++plan.kept_items;
+    plan.kept_steps += round_up(i.kept_rows, kTwRowBlock) / kTwRowBlock;
+  }
   return plan;
+}
+
+int tw_wgmma_row_block(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms) {
+  const std::int64_t ctas64 = (m + 63) / 64 * kept_items;
+  return kept_items > 0 && ctas64 <= 3 * static_cast<std::int64_t>(sms) && kept_steps >= 9 * kept_items ? 64 : 128;
 }
 
 }  // namespace tilesparse::cuda

@@ -3,9 +3,10 @@
 // fused bias + activation. The contract (work items, padded rows, packed values) is in
 // tw_item.hpp; the design and its measurements are in docs/kernels.md.
 //
-// One CTA = one (work item, block of BM activation rows): two warpgroups, each owning
-// 64*WGM rows, multiply the gathered activations [BM x kept rows] by the item's packed
-// weight block [kept rows x BN] in steps of 64 kept rows:
+// One CTA = one (work item, block of BM activation rows): WARPGROUPS warpgroups (two, or
+// one for the 64-row blocks of row_block), each owning 64*WGM rows, multiply the gathered
+// activations [BM x kept rows] by the item's packed weight block [kept rows x BN] in
+// steps of 64 kept rows:
 //  * the weight block of a step is a contiguous, pre-swizzled 128-byte-swizzle image
 //    (K-major), copied to shared memory as is by one cp.async.bulk (thread 0) that
 //    completes on the stage's mbarrier: wgmma operand B;
@@ -33,6 +34,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -48,7 +50,6 @@ namespace tilesparse::cuda::tw_wgmma_detail {
 using Gather = TwGather;
 
 constexpr int kBK = kTwRowBlock;  // kept rows per stage: one 128-byte swizzle row of 16-bit values
-constexpr int kThreads = 256;     // two warpgroups
 constexpr int kAtomBytes = 64 * 128;  // one 64-row (or 64-column) x 128-byte swizzle block
 
 template <class T, int N>
@@ -185,7 +186,7 @@ __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
 // block is staged out of the accumulator fragments (m64nN: warp w, lane l holds rows
 // 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})) and
 // written by tw_output::write_output.
-template <class T, int BN, int WGM, bool kTransposed, class Sync, int BM = 2 * 64 * WGM>
+template <class T, int BN, int WGM, int BM, bool kTransposed, class Sync>
 __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& item, std::int64_t m0,
                                              std::uint8_t* smem, float (&acc)[WGM][BN / 2], int tid, int threads,
                                              std::int32_t column_index, Sync sync) {
@@ -214,8 +215,8 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // a_rows (transposed_async only): x.a as a K x M tensor of 64 x 64 boxes with the
 // 128-byte swizzle, for the items of consecutive kept rows (TwItem::run_start); left
 // zero, and never read, when the weight has none (TwLaunch::has_run_items).
-template <class T, int BN, int WGM, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
-__global__ void __launch_bounds__(kThreads)
+template <class T, int BN, int WGM, int WARPGROUPS, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
+__global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
     tw_wgmma_kernel(const TwLaunch x, const int m_blocks, const __grid_constant__ CUtensorMap a_rows) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   // A device pass without wgmma (e.g. sm_80 of CMAKE_CUDA_ARCHITECTURES "80;90a") gets an
@@ -225,7 +226,8 @@ __global__ void __launch_bounds__(kThreads)
 #else
   constexpr int LOOKAHEAD = STAGES - 1 - KEEP;
   static_assert(LOOKAHEAD >= 1, "at least one stage of lookahead");
-  constexpr int BM = 2 * 64 * WGM;
+  constexpr int kThreads = 128 * WARPGROUPS;
+  constexpr int BM = WARPGROUPS * 64 * WGM;
   constexpr int A_BYTES = BM * 128;  // BM rows x 64 kept rows x 2 bytes
   constexpr int B_BYTES = BN * 128;  // BN columns x 64 kept rows x 2 bytes
   constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
@@ -449,7 +451,7 @@ __global__ void __launch_bounds__(kThreads)
 
   static_assert(tw_output::OutputStaging<BM, BN, OUT_TRANSPOSED>::kBytes <= STAGES * STAGE_BYTES,
                 "staging fits the stages");
-  write_output<T, BN, WGM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, column_index, [] { __syncthreads(); });
+  write_output<T, BN, WGM, BM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, column_index, [] { __syncthreads(); });
 #endif
 }
 
@@ -483,12 +485,12 @@ CUtensorMap activation_rows_map(const TwLaunch& x) {
   return map;
 }
 
-template <class T, int BN, int WGM, Gather G, int STAGES = 4, int KEEP = 0,
+template <class T, int BN, int WGM, int WARPGROUPS, Gather G, int STAGES = 4, int KEEP = 0,
           bool OUT_TRANSPOSED = G != Gather::row_major_registers>
 void launch_config(const TwLaunch& x) {
-  constexpr int BM = 2 * 64 * WGM;
+  constexpr int kThreads = 128 * WARPGROUPS, BM = WARPGROUPS * 64 * WGM;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
-  auto kernel = tw_wgmma_kernel<T, BN, WGM, STAGES, G, KEEP, OUT_TRANSPOSED>;
+  auto kernel = tw_wgmma_kernel<T, BN, WGM, WARPGROUPS, STAGES, G, KEEP, OUT_TRANSPOSED>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
@@ -504,16 +506,35 @@ void launch_config(const TwLaunch& x) {
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }
 
+// Activation rows per CTA (tw_wgmma_row_block; TILESPARSE_TW_WGMMA_BM = 64 or 128 forces
+// one, for tuning runs), for the cp.async/TMA gather of Aᵀ; the register gathers take 128.
+inline int row_block(const TwLaunch& x) {
+  static const int forced = [] {
+    const char* s = std::getenv("TILESPARSE_TW_WGMMA_BM");
+    return s ? std::atoi(s) : 0;
+  }();
+  if (forced == 64 || forced == 128) return forced;
+  int device = 0, sms = 0;
+  TS_CHECK(cudaGetDevice(&device));
+  TS_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return tw_wgmma_row_block(x.m, x.kept_items, x.kept_steps, sms);
+}
+
 // One warpgroup pair per 128 activation rows, two CTAs per SM (3 stages of 128-column
 // items fit twice in shared memory): on the BERT-large shapes this beat 256-row CTAs
 // (1 per SM), 4 stages, keeping one wgmma batch in flight, and a warp-specialised
-// persistent variant (bench/NOTES.md). The gather: launch_by_gather.
+// persistent variant (bench/NOTES.md); or one warpgroup per 64 rows, three CTAs per SM
+// (row_block). The gather: launch_by_gather.
 template <class T>
 void launch_typed(const TwLaunch& x) {
   launch_by_column_block(x, "launch_tw_wgmma", [&](auto bn) {
     launch_by_gather(x, [](const TwLaunch& y, auto gather, auto out_transposed) {
       constexpr int BN = decltype(bn)::value, STAGES = BN == 128 ? 3 : 4;
-      launch_config<T, BN, 1, decltype(gather)::value, STAGES, 0, decltype(out_transposed)::value>(y);
+      constexpr Gather G = decltype(gather)::value;
+      if constexpr (G == Gather::transposed_async) {
+        if (row_block(y) == 64) return launch_config<T, BN, 1, 1, G, STAGES, 0, decltype(out_transposed)::value>(y);
+      }
+      launch_config<T, BN, 1, 2, G, STAGES, 0, decltype(out_transposed)::value>(y);
     });
   });
 }

@@ -95,6 +95,30 @@ TEST(TwPlan, NearFullTilesRunDenseOnTheWgmmaPacking) {
     if (item.tile >= 0) EXPECT_EQ(item.kept_rows, half.kept_rows(item.tile));
 }
 
+TEST(TwPlan, KeptItemsAndStepsPickTheWgmmaRowBlock) {
+  // The plan counts the items with kept rows and their padded steps.
+  const TwWeight tw = random_tw(1000, 500, 100, 0.5, 21);
+  const TwHostPlan plan = make_tw_plan(tw, TwPacking::wgmma_sw128, "test");
+  std::int64_t items = 0, steps = 0;
+  for (std::int64_t t = 0; t < tw.tiles(); ++t) {
+    if (tw.kept_rows(t) == 0) continue;
+    ++items;  // G = 100: one item of 128 columns per tile
+    steps += (tw.kept_rows(t) + kTwRowBlock - 1) / kTwRowBlock;
+  }
+  EXPECT_EQ(plan.kept_items, items);
+  EXPECT_EQ(plan.kept_steps, steps);
+  EXPECT_LT(plan.kept_items, static_cast<std::int64_t>(plan.items.size()));  // pruned-column items are not counted
+
+  // 64-row CTAs only when their grid fits in one wave of three per SM and items are long.
+  const int sms = 132;
+  EXPECT_EQ(tw_wgmma_row_block(4096, 6, 6 * 12, sms), 64);    // 384 CTAs, 12 steps
+  EXPECT_EQ(tw_wgmma_row_block(4096, 6, 6 * 8, sms), 128);    // 8 steps
+  EXPECT_EQ(tw_wgmma_row_block(4096, 7, 7 * 40, sms), 128);   // 448 CTAs: past one wave
+  EXPECT_EQ(tw_wgmma_row_block(4160, 6, 6 * 12, sms), 64);    // 65 row blocks x 6 = 390 CTAs
+  EXPECT_EQ(tw_wgmma_row_block(4225, 6, 6 * 12, sms), 128);   // 67 x 6 = 402
+  EXPECT_EQ(tw_wgmma_row_block(4096, 0, 0, sms), 128);        // every column pruned
+}
+
 TEST(TwPlan, ItemsCoverEveryColumnOnceHeaviestFirst) {
   const TwWeight tw = random_tw(190, 333, 100, 0.7, 3);  // tiles of 100 columns: items of 100 (bn 128)
   const TwHostPlan plan = make_tw_plan(tw, TwPacking::wgmma_sw128, "test");
