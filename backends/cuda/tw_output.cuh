@@ -188,16 +188,28 @@ __device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& 
   }
 }
 
+// Items per raster group: the launch runs the items (heaviest first) in groups of this
+// many, and a group m-block by m-block (its items' CTAs of m-block 0, then of m-block 1,
+// ...), so the CTAs in flight at a time read the same activation rows, from L2 once
+// they are there. Item after item, a wave of CTAs covered all M for two or three items
+// and read all of A again each wave, from DRAM when A is past L2 (bench/NOTES.md: K = 4096,
+// M = 12288, a 100 MB A).
+constexpr int kItemGroup = 8;
+
 // The start every TW kernel makes (tw_wgmma.cuh, tw_mma.cu, tw_simt.cu): this CTA's work
-// item (blockIdx.x = item · m_blocks + m-block) and the first activation row m0 of its
-// m-block. False when the CTA has nothing left to do: the item holds pruned columns and C
-// is compact, or C is transposed and the item has no kept rows, whose share of whole Cᵀ
-// rows this call has just written.
+// item and m-block (blockIdx.x in the raster of kItemGroup) and the first activation row
+// m0 of its m-block. False when the CTA has nothing left to do: the item holds pruned
+// columns and C is compact, or C is transposed and the item has no kept rows, whose share
+// of whole Cᵀ rows this call has just written.
 template <class T, int BM, bool kTransposed>
 __device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int threads, TwItem& item,
                                            std::int64_t& m0) {
-  const int item_index = static_cast<int>(blockIdx.x) / m_blocks;
-  const int part = static_cast<int>(blockIdx.x) - item_index * m_blocks;
+  const int block = static_cast<int>(blockIdx.x);
+  const int first = block / (kItemGroup * m_blocks) * kItemGroup;  // the group's first item
+  const int group_items = min(kItemGroup, x.item_count - first);
+  const int in_group = block - first * m_blocks;
+  const int item_index = first + in_group % group_items;
+  const int part = in_group / group_items;
   item = x.items[item_index];
   m0 = static_cast<std::int64_t>(part) * BM;
   if (x.compact && item.tile < 0) return false;  // pruned columns are not part of a compact C
