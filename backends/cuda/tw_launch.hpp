@@ -25,7 +25,8 @@ struct TwLaunch {
   // Some item has run_start >= 0: only then does the wgmma kernel need the Aᵀ tensor map
   // (encoded on the host at each launch).
   bool has_run_items = false;
-  std::int64_t kept_items = 0, kept_steps = 0;  // TwHostPlan's, for tw_wgmma_row_block
+  // TwHostPlan's: tw_wgmma_row_block reads both, tw_output::start_item kept_items (the raster)
+  std::int64_t kept_items = 0, kept_steps = 0;
   const std::int32_t* rows = nullptr;  // padded kept rows, per tile
   const std::int32_t* cols = nullptr;  // n entries: kept columns tile by tile, then pruned
   const void* values = nullptr;        // packed per `packing`, in the weight's dtype

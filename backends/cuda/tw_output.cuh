@@ -188,12 +188,13 @@ __device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& 
   }
 }
 
-// Items per raster group: the launch runs the items (heaviest first) in groups of this
-// many, and a group m-block by m-block (its items' CTAs of m-block 0, then of m-block 1,
-// ...), so the CTAs in flight at a time read the same activation rows, from L2 once
-// they are there. Item after item, a wave of CTAs covered all M for two or three items
-// and read all of A again each wave, from DRAM when A is past L2 (bench/NOTES.md: K = 4096,
-// M = 12288, a 100 MB A).
+// Items per raster group: the launch runs the items with kept rows (heaviest first) in
+// groups of this many, and a group m-block by m-block (its items' CTAs of m-block 0, then
+// of m-block 1, ...), so the CTAs in flight at a time read the same activation rows, from
+// L2 once they are there. Item after item, a wave of CTAs covered all M for two or three
+// items and read all of A again each wave, from DRAM when A is past L2 (bench/NOTES.md:
+// K = 4096, M = 12288, a 100 MB A). The items without kept rows stay after all of them,
+// item after item: mixed into a group, their writes slowed the math (bench/NOTES.md).
 constexpr int kItemGroup = 8;
 
 // The start every TW kernel makes (tw_wgmma.cuh, tw_mma.cu, tw_simt.cu): this CTA's work
@@ -205,11 +206,18 @@ template <class T, int BM, bool kTransposed>
 __device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int threads, TwItem& item,
                                            std::int64_t& m0) {
   const int block = static_cast<int>(blockIdx.x);
-  const int first = block / (kItemGroup * m_blocks) * kItemGroup;  // the group's first item
-  const int group_items = min(kItemGroup, x.item_count - first);
-  const int in_group = block - first * m_blocks;
-  const int item_index = first + in_group % group_items;
-  const int part = in_group / group_items;
+  const int kept_items = static_cast<int>(x.kept_items);  // they come first: items are heaviest first
+  int item_index, part;
+  if (block < kept_items * m_blocks) {
+    const int first = block / (kItemGroup * m_blocks) * kItemGroup;  // the group's first item
+    const int group_items = min(kItemGroup, kept_items - first);
+    const int in_group = block - first * m_blocks;
+    item_index = first + in_group % group_items;
+    part = in_group / group_items;
+  } else {  // items without kept rows, one after the other, after all the math
+    item_index = block / m_blocks;
+    part = block - item_index * m_blocks;
+  }
   item = x.items[item_index];
   m0 = static_cast<std::int64_t>(part) * BM;
   if (x.compact && item.tile < 0) return false;  // pruned columns are not part of a compact C
