@@ -1,7 +1,10 @@
 #pragma once
 // The launch-time choices the TW tensor-core kernels (tw_wgmma.cuh, tw_mma.cu) make the
 // same way: which column-block instantiation (TwLaunch::bn) and which activation gather.
+#include <cuda_runtime.h>
+
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -9,6 +12,22 @@
 #include "backends/cuda/tw_launch.hpp"
 
 namespace tilesparse::cuda {
+
+// The row block (64 or 128) the environment variable `name` forces, for tuning runs; 0
+// when it is unset or holds anything else.
+inline int forced_row_block(const char* name) {
+  const char* s = std::getenv(name);
+  const int v = s != nullptr ? std::atoi(s) : 0;
+  return v == 64 || v == 128 ? v : 0;
+}
+
+// Streaming multiprocessors of the current device.
+inline int current_sm_count() {
+  int device = 0, sms = 0;
+  TS_CHECK(cudaGetDevice(&device));
+  TS_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return sms;
+}
 
 // How a kernel brings the kept K rows of the activations into shared memory:
 //  transposed_async: 16-byte cp.async runs of whole rows of Aᵀ (M % 8 == 0, aligned);

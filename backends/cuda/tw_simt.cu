@@ -56,6 +56,7 @@
 #include "backends/cuda/check.hpp"
 #include "backends/cuda/element_ops.cuh"
 #include "backends/cuda/tw_launch.hpp"
+#include "backends/cuda/tw_launch_choice.cuh"
 #include "backends/cuda/tw_output.cuh"
 
 namespace tilesparse::cuda {
@@ -350,16 +351,10 @@ void launch_gather(const TwLaunch& x) {
 // Row block: 128 rows halve the weight traffic per output, but when 128-row CTAs give
 // fewer than two per SM (short M or few items) 64-row CTAs keep more warps busy.
 int row_block(const TwLaunch& x) {
-  static const int forced = [] {
-    const char* s = std::getenv("TILESPARSE_TW_SIMT_BM");
-    return s ? std::atoi(s) : 0;
-  }();
-  if (forced == 64 || forced == 128) return forced;
-  int device = 0, sms = 0;
-  TS_CHECK(cudaGetDevice(&device));
-  TS_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  static const int forced = forced_row_block("TILESPARSE_TW_SIMT_BM");
+  if (forced != 0) return forced;
   const std::int64_t blocks128 = (x.m + 127) / 128 * x.item_count;
-  return blocks128 < 2 * static_cast<std::int64_t>(sms) ? 64 : 128;
+  return blocks128 < 2 * static_cast<std::int64_t>(current_sm_count()) ? 64 : 128;
 }
 
 // Kept rows per step: about 512 FMAs per thread between barriers. 128 x 128 (8 x 8 per

@@ -34,7 +34,6 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -509,15 +508,8 @@ void launch_config(const TwLaunch& x) {
 // Activation rows per CTA (tw_wgmma_row_block; TILESPARSE_TW_WGMMA_BM = 64 or 128 forces
 // one, for tuning runs), for the cp.async/TMA gather of Aᵀ; the register gathers take 128.
 inline int row_block(const TwLaunch& x) {
-  static const int forced = [] {
-    const char* s = std::getenv("TILESPARSE_TW_WGMMA_BM");
-    return s ? std::atoi(s) : 0;
-  }();
-  if (forced == 64 || forced == 128) return forced;
-  int device = 0, sms = 0;
-  TS_CHECK(cudaGetDevice(&device));
-  TS_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  return tw_wgmma_row_block(x.m, x.kept_items, x.kept_steps, sms);
+  static const int forced = forced_row_block("TILESPARSE_TW_WGMMA_BM");
+  return forced != 0 ? forced : tw_wgmma_row_block(x.m, x.kept_items, x.kept_steps, current_sm_count());
 }
 
 // One warpgroup pair per 128 activation rows, two CTAs per SM (3 stages of 128-column
