@@ -46,8 +46,9 @@ enum class TwPacking : int { simt_rows, wgmma_sw128 };
 // 64-row grid of kept items fits in one wave of them (kept_items * ceil(m / 64) <= 3 *
 // sms) and the items are long (at least 9 steps of kTwRowBlock kept rows on average):
 // more independent CTAs on an SM, each loading the weight block twice as often per
-// FLOP. Measured on the H200 (bench/NOTES.md): 5-10% faster where it picks 64, while
-// 64-row grids past one wave or items of a few steps ran up to 1.6x slower.
+// FLOP. Measured on the H200 (bench/NOTES.md "sixth"): 5-10% faster where it picks 64
+// (most of that taken back since by the grouped raster of tw_output::start_item), while
+// 64-row grids past one wave or items of a few steps ran up to 1.65x slower.
 // kept_steps: the kept items' steps, summed.
 int tw_wgmma_row_block(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms);
 

@@ -142,8 +142,9 @@ TEST_P(GpuTw, LongPipelinesAndTallActivations) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   // 1024 K rows at 50% row pruning: ~12 steps of 64 (~24 of 32) through the stage ring;
   // many row blocks per item. With few items of many steps the wgmma kernel takes
-  // 64-row CTAs (tw_wgmma_row_block): the first case, 136 rows with G = 64 (a last
-  // block of 8 rows), and 200 rows at 0% (TMA boxes past M); the 2048-row cases 128.
+  // 64-row CTAs (tw_wgmma_row_block) in the first three cases: 256 rows, 136 rows with
+  // G = 64 (a last block of 8 rows), 200 rows at 0% (TMA boxes past M); the 2048-row
+  // cases (3 steps or fewer) take 128.
   expect_matches(p, dt, {256, 1024, 256, 128, 0.5}, layout, kernel, Activation::relu, true);
   expect_matches(p, dt, {136, 1024, 192, 64, 0.5}, layout, kernel, Activation::gelu, true);
   expect_matches(p, dt, {200, 1024, 256, 128, 0.0}, layout, kernel, Activation::none, true);
