@@ -152,6 +152,15 @@ TEST_P(GpuTw, LongPipelinesAndTallActivations) {
   expect_matches(p, dt, {2056, 192, 96, 32, 0.5}, layout, kernel, Activation::gelu, false);
 }
 
+TEST_P(GpuTw, NearFullTilesRunAsDenseTiles) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  // Tiles keeping ~95% of K (every one of K's 64-row steps still used): the wgmma packing
+  // runs them as all K rows from row 0 with zeros in the pruned ones (tw_plan.cpp), on
+  // the TMA path; M 200 puts boxes past M, G = 32 takes the 32-column items.
+  expect_matches(p, dt, {200, 1024, 256, 128, 0.1}, layout, kernel, Activation::relu, true);
+  expect_matches(p, dt, {64, 512, 96, 32, 0.15}, layout, kernel, Activation::none, false);
+}
+
 TEST_P(GpuTw, ZeroSparsityAndWeightPrunedEntirely) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   expect_matches(p, dt, {72, 128, 256, 128, 0.0}, layout, kernel, Activation::relu, true);
