@@ -18,12 +18,18 @@ namespace tilesparse::cuda {
 // -1 as a zero row of A (never dereferenced), and the packed values there are zero.
 constexpr int kTwRowBlock = 64;
 
+// The padded kept rows of the items with kept rows lie in slots of one stride (at least
+// this many steps of kTwRowBlock, padded with -1), item i's at i x stride: a kernel can
+// load an item's first row indices knowing only the item's index, together with the
+// item itself instead of after it.
+constexpr int kTwMinSlotSteps = 4;
+
 struct TwItem {
   std::int32_t col_begin;      // first entry of cols
   std::int32_t cols;           // entries, 1..bn
   std::int32_t kept_rows;      // the tile's kept rows (unpadded); 0 for pruned columns
   std::int32_t tile;           // tile index of the weight (-1 for pruned columns)
-  std::int64_t rows_offset;    // into rows: padded kept rows of the tile
+  std::int64_t rows_offset;    // into rows: the item's slot (its index x the plan's rows stride)
   std::int64_t values_offset;  // into values (elements): this item's packed block
   // The first kept row when the kept rows are run_start, run_start + 1, ... and fill
   // whole steps (kept_rows a positive multiple of kTwRowBlock), else -1: the wgmma

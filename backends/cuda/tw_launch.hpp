@@ -27,7 +27,11 @@ struct TwLaunch {
   bool has_run_items = false;
   // TwHostPlan's: tw_wgmma_row_block reads both, tw_output::start_item kept_items (the raster)
   std::int64_t kept_items = 0, kept_steps = 0;
-  const std::int32_t* rows = nullptr;  // padded kept rows, per tile
+  // The kept items' CTAs all fit in one wave (set by the wgmma launcher): raster_position
+  // then keeps them item after item, which ran 7-10% faster than the grouped raster there.
+  bool one_wave = false;
+  const std::int32_t* rows = nullptr;  // padded kept rows, a slot of rows_stride per item with kept rows
+  std::int64_t rows_stride = 0;
   const std::int32_t* cols = nullptr;  // n entries: kept columns tile by tile, then pruned
   const void* values = nullptr;        // packed per `packing`, in the weight's dtype
   int bn = 0;                          // 32, 64 or 128

@@ -25,7 +25,7 @@ struct TwPlan {
   int bn = 0;
   std::int32_t item_count = 0;
   bool has_run_items = false;
-  std::int64_t kept_items = 0, kept_steps = 0;
+  std::int64_t kept_items = 0, kept_steps = 0, rows_stride = 0;
   gpu::DeviceBuffer items, rows, cols, values;
 };
 
@@ -68,6 +68,7 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
   plan.has_run_items = host.has_run_items;
   plan.kept_items = host.kept_items;
   plan.kept_steps = host.kept_steps;
+  plan.rows_stride = host.rows_stride;
   plan.items = upload_vector(host.items);
   plan.rows = upload_vector(host.rows);
   plan.cols = upload_vector(host.cols);
@@ -124,6 +125,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   t.has_run_items = plan.has_run_items;
   t.kept_items = plan.kept_items;
   t.kept_steps = plan.kept_steps;
+  t.rows_stride = plan.rows_stride;
   t.rows = static_cast<const std::int32_t*>(plan.rows.data());
   t.cols = static_cast<const std::int32_t*>(plan.cols.data());
   t.values = plan.values.data();

@@ -197,20 +197,19 @@ __device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& 
 // item after item: mixed into a group, their writes slowed the math (bench/NOTES.md).
 constexpr int kItemGroup = 8;
 
-// The start every TW kernel makes (tw_wgmma.cuh, tw_mma.cu, tw_simt.cu): this CTA's work
-// item and m-block (blockIdx.x in the raster of kItemGroup) and the first activation row
-// m0 of its m-block. False when the CTA has nothing left to do: the item holds pruned
-// columns and C is compact, or C is transposed and the item has no kept rows, whose share
-// of whole Cᵀ rows this call has just written.
-template <class T, int BM, bool kTransposed>
-__device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int threads, TwItem& item,
-                                           std::int64_t& m0) {
+// This CTA's work item (its index in x.items) and m-block: blockIdx.x in the raster of
+// kItemGroup.
+struct RasterPosition {
+  int item, part;
+};
+__device__ __forceinline__ RasterPosition raster_position(const TwLaunch& x, int m_blocks) {
   const int block = static_cast<int>(blockIdx.x);
   const int kept_items = static_cast<int>(x.kept_items);  // they come first: items are heaviest first
   int item_index, part;
   if (block < kept_items * m_blocks) {
-    const int first = block / (kItemGroup * m_blocks) * kItemGroup;  // the group's first item
-    const int group_items = min(kItemGroup, kept_items - first);
+    const int group = x.one_wave ? 1 : kItemGroup;  // one wave: item after item (bench/NOTES.md "sixth")
+    const int first = block / (group * m_blocks) * group;  // the group's first item
+    const int group_items = min(group, kept_items - first);
     const int in_group = block - first * m_blocks;
     item_index = first + in_group % group_items;
     part = in_group / group_items;
@@ -218,7 +217,19 @@ __device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int 
     item_index = block / m_blocks;
     part = block - item_index * m_blocks;
   }
-  item = x.items[item_index];
+  return {item_index, part};
+}
+
+// The start every TW kernel makes (tw_wgmma.cuh, tw_mma.cu, tw_simt.cu): the work item at
+// `at` (raster_position) and the first activation row m0 of its m-block. False when the
+// CTA has nothing left to do: the item holds pruned columns and C is compact, or C is
+// transposed and the item has no kept rows, whose share of whole Cᵀ rows this call has
+// just written.
+template <class T, int BM, bool kTransposed>
+__device__ __forceinline__ bool start_item(const TwLaunch& x, RasterPosition at, int m_blocks, int threads,
+                                           TwItem& item, std::int64_t& m0) {
+  const int part = at.part;
+  item = x.items[at.item];
   m0 = static_cast<std::int64_t>(part) * BM;
   if (x.compact && item.tile < 0) return false;  // pruned columns are not part of a compact C
   if (kTransposed && item.kept_rows == 0) {
@@ -226,6 +237,13 @@ __device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int 
     return false;
   }
   return true;
+}
+
+// The same at this CTA's raster_position, for kernels that load nothing before the item.
+template <class T, int BM, bool kTransposed>
+__device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int threads, TwItem& item,
+                                           std::int64_t& m0) {
+  return start_item<T, BM, kTransposed>(x, raster_position(x, m_blocks), m_blocks, threads, item, m0);
 }
 
 }  // namespace tilesparse::cuda::tw_output

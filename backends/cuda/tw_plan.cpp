@@ -84,11 +84,24 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
                      -1, 0, 0, -1});
   // Heaviest first: one launch, the long items start before the short ones.
   std::stable_sort(items.begin(), items.end(), [](const TwItem& a, const TwItem& b) { return a.kept_rows > b.kept_rows; });
+  // Each item with kept rows gets its tile's padded rows in a slot of its own
+  // (kTwMinSlotSteps); the items are heaviest first, so the first slot is the widest.
+  std::int64_t stride = kTwMinSlotSteps * kTwRowBlock;
+  if (!items.empty()) stride = std::max(stride, round_up(items.front().kept_rows, kTwRowBlock));
+  std::vector<std::int32_t> slots;
+  for (std::size_t i = 0; i < items.size() && items[i].kept_rows > 0; ++i) {
+    TwItem& item = items[i];
+    const std::int64_t padded = round_up(item.kept_rows, kTwRowBlock), tile_rows = item.rows_offset;
+    item.rows_offset = static_cast<std::int64_t>(i) * stride;
+    slots.resize(slots.size() + static_cast<std::size_t>(stride), -1);
+    std::copy_n(rows.begin() + tile_rows, padded, slots.begin() + item.rows_offset);
+  }
 
   TwHostPlan plan;
   plan.bn = bn;
   plan.items = std::move(items);
-  plan.rows = std::move(rows);
+  plan.rows = std::move(slots);
+  plan.rows_stride = stride;
   plan.cols = std::move(cols);
   plan.values = std::move(packed);
   plan.has_run_items = std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.run_start >= 0; });

@@ -13,7 +13,8 @@ namespace tilesparse::cuda {
 struct TwHostPlan {
   int bn = 0;                        // item column block: 32, 64 or 128
   std::vector<TwItem> items;         // heaviest first, then the pruned-column items
-  std::vector<std::int32_t> rows;    // per tile, kept rows padded to kTwRowBlock with -1
+  std::vector<std::int32_t> rows;    // per item with kept rows, a slot of rows_stride (kTwMinSlotSteps)
+  std::int64_t rows_stride = 0;      // entries per slot
   std::vector<std::int32_t> cols;    // n entries: kept columns tile by tile, then the pruned ones
   std::vector<float> values;         // per item, laid out as `packing` says (TwPacking)
   bool has_run_items = false;        // some item has run_start >= 0 (TMA copies on the wgmma kernel)

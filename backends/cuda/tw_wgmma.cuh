@@ -243,15 +243,44 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
   const std::uint32_t smem_base = smem_address(smem);
   const StageLoads stage_loads{smem_base + STAGES * STAGE_BYTES};
 
+  const int tid = threadIdx.x;
+  // Aᵀ gather (transposed_async): thread tid copies the 16-byte chunk of activation rows
+  // gather_c*8.. of kept rows gather_r + j*kRowsPerPass (j < kChunksPerThread) of each
+  // step. Everything but the kept row's index is the same at every step, so the per-copy
+  // work is one index load, one 32x32+64-bit multiply-add for the source and an immediate
+  // destination offset (the swizzle depends on the kept row mod 8, which j does not change).
+  constexpr int kRowsPerPass = kThreads / (BM / 8);
+  static_assert(kRowsPerPass % 8 == 0, "a pass keeps the kept row's swizzle phase");
+  const int gather_c = tid % (BM / 8), gather_r = tid / (BM / 8);
+
+  // The item's kept-row indices: its slot of the plan's rows, found from the item's index
+  // alone (kTwMinSlotSteps), so the first two steps' indices are loaded together with the
+  // item, not after it (after the L2 flush, each is a trip to DRAM).
+  const tw_output::RasterPosition at = tw_output::raster_position(x, m_blocks);
+  const std::int32_t* rows = x.rows + static_cast<std::int64_t>(at.item) * x.rows_stride;
+  static_assert(kTwMinSlotSteps >= 2, "the first two steps are loaded before the item");
+  // A step's indices are loaded two steps before its copy is issued (into
+  // row_indices[step % 2], run_step below), so the copy does not wait on them.
+  auto load_row_indices = [&](int step, std::int32_t (&out)[kChunksPerThread]) {
+    const std::int32_t* step_rows = rows + step * kBK + gather_r;
+#pragma unroll
+    for (int j = 0; j < kChunksPerThread; ++j) out[j] = step_rows[j * kRowsPerPass];
+  };
+  std::int32_t row_indices[2][kChunksPerThread];  // by step parity
+  if constexpr (G == Gather::transposed_async) {
+    if (at.item < x.kept_items) {
+      load_row_indices(0, row_indices[0]);
+      load_row_indices(1, row_indices[1]);
+    }
+  }
+
   TwItem item;
   std::int64_t m0 = 0;
-  if (!tw_output::start_item<T, BM, OUT_TRANSPOSED>(x, m_blocks, kThreads, item, m0)) return;
+  if (!tw_output::start_item<T, BM, OUT_TRANSPOSED>(x, at, m_blocks, kThreads, item, m0)) return;
   const int steps = (item.kept_rows + kBK - 1) / kBK;
   const T* a = static_cast<const T*>(x.a);
   const std::uint8_t* values =
       reinterpret_cast<const std::uint8_t*>(static_cast<const T*>(x.values) + item.values_offset);
-  const std::int32_t* rows = x.rows + item.rows_offset;
-  const int tid = threadIdx.x;
   const int warpgroup = tid / 128;
   const std::int32_t column_index = tw_output::load_column_index(x, item, tid);
 
@@ -286,26 +315,11 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
     }
   };
 
-  // Aᵀ gather (transposed_async): thread tid copies the 16-byte chunk of activation rows
-  // gather_c*8.. of kept rows gather_r + j*kRowsPerPass (j < kChunksPerThread) of each
-  // step. Everything but the kept row's index is the same at every step, so the per-copy
-  // work is one index load, one 32x32+64-bit multiply-add for the source and an immediate
-  // destination offset (the swizzle depends on the kept row mod 8, which j does not change).
-  constexpr int kRowsPerPass = kThreads / (BM / 8);
-  static_assert(kRowsPerPass % 8 == 0, "a pass keeps the kept row's swizzle phase");
-  const int gather_c = tid % (BM / 8), gather_r = tid / (BM / 8);
   const std::uint32_t gather_dst = chunk_offset(gather_r, gather_c);
   const std::uint64_t gather_src = reinterpret_cast<std::uintptr_t>(a + m0 + gather_c * 8);
   const bool gather_in = m0 + gather_c * 8 < x.m;  // M % 8 == 0 here: a chunk is all in or all out
   const std::uint32_t gather_pitch = static_cast<std::uint32_t>(x.m * sizeof(T));  // launch_config: M < 2^31
 
-  // The kept-row indices of a step are loaded two steps before its copy is issued (into
-  // row_indices[step % 2], run_step below), so the copy does not wait on them.
-  auto load_row_indices = [&](int step, std::int32_t (&out)[kChunksPerThread]) {
-    const std::int32_t* step_rows = rows + step * kBK + gather_r;
-#pragma unroll
-    for (int j = 0; j < kChunksPerThread; ++j) out[j] = step_rows[j * kRowsPerPass];
-  };
   auto copy_activations_async = [&](int stage, const std::int32_t (&row_of)[kChunksPerThread]) {
     const std::uint32_t dst = smem_base + stage * STAGE_BYTES + gather_dst;
 #pragma unroll
@@ -315,7 +329,6 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
       cp_async16(dst + j * kRowsPerPass * 128, reinterpret_cast<const void*>(src), gather_in && row >= 0);
     }
   };
-  std::int32_t row_indices[2][kChunksPerThread];  // by step parity
 
   uint4 held[kChunksPerThread];
   auto fetch_activations = [&](int step) {
@@ -381,8 +394,11 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 #pragma unroll
     for (int s = 0; s < LOOKAHEAD; ++s) {
       if (s < steps) {
-        if constexpr (G == Gather::transposed_async && !kRuns) load_row_indices(s, row_indices[0]);
-        issue_copies(s, s, row_indices[0]);
+        // Steps 0 and 1 were loaded before the item; with 4 stages step 2 reuses step 0's set.
+        if constexpr (G == Gather::transposed_async && !kRuns) {
+          if (s >= 2) load_row_indices(s, row_indices[s % 2]);
+        }
+        issue_copies(s, s, row_indices[s % 2]);
         if constexpr (G != Gather::transposed_async) store_activations(s);
       }
       cp_async_commit();
@@ -524,7 +540,11 @@ void launch_typed(const TwLaunch& x) {
       constexpr int BN = decltype(bn)::value, STAGES = BN == 128 ? 3 : 4;
       constexpr Gather G = decltype(gather)::value;
       if constexpr (G == Gather::transposed_async) {
-        if (row_block(y) == 64) return launch_config<T, BN, 1, 1, G, STAGES, 0, decltype(out_transposed)::value>(y);
+        if (row_block(y) == 64) {
+          TwLaunch z = y;
+          z.one_wave = true;  // tw_wgmma_row_block picks 64 rows only for a grid of one wave
+          return launch_config<T, BN, 1, 1, G, STAGES, 0, decltype(out_transposed)::value>(z);
+        }
       }
       launch_config<T, BN, 1, 2, G, STAGES, 0, decltype(out_transposed)::value>(y);
     });

@@ -155,9 +155,33 @@ TEST(TwPlan, TilesWiderThanTheColumnBlockSplitIntoItems) {
   const TwHostPlan plan = make_tw_plan(tw, TwPacking::simt_rows, "test");
   ASSERT_EQ(plan.items.size(), 3u);
   EXPECT_EQ(plan.items[0].cols + plan.items[1].cols + plan.items[2].cols, 300);
-  for (const TwItem& item : plan.items) {
-    EXPECT_EQ(item.tile, 0);
-    EXPECT_EQ(item.rows_offset, 0) << "the items of one tile share its rows";
+  for (std::size_t i = 0; i < plan.items.size(); ++i) {
+    EXPECT_EQ(plan.items[i].tile, 0);
+    EXPECT_EQ(plan.items[i].rows_offset, static_cast<std::int64_t>(i) * plan.rows_stride) << "a slot per item";
+  }
+}
+
+TEST(TwPlan, EachItemWithKeptRowsHasASlotAtItsIndex) {
+  for (const TwPacking packing : {TwPacking::simt_rows, TwPacking::wgmma_sw128}) {
+    for (const double sparsity : {0.3, 0.9, 0.99}) {
+      const TwWeight tw = random_tw(700, 400, 64, sparsity, 31);
+      const TwHostPlan plan = make_tw_plan(tw, packing, "test");
+      ASSERT_GE(plan.rows_stride, kTwMinSlotSteps * kTwRowBlock);
+      ASSERT_EQ(plan.rows_stride % kTwRowBlock, 0);
+      std::size_t with_rows = 0;
+      for (std::size_t i = 0; i < plan.items.size(); ++i) {
+        const TwItem& item = plan.items[i];
+        if (item.kept_rows == 0) continue;
+        EXPECT_EQ(i, with_rows++) << "items with kept rows come first";
+        EXPECT_EQ(item.rows_offset, static_cast<std::int64_t>(i) * plan.rows_stride);
+        EXPECT_LE(item.kept_rows, plan.rows_stride);
+        // The slot past the item's kept rows is -1, to its end (kernels may load the first
+        // kTwMinSlotSteps steps' indices before they know how many the item has).
+        for (std::int64_t r = item.kept_rows; r < plan.rows_stride; ++r)
+          ASSERT_EQ(plan.rows[static_cast<std::size_t>(item.rows_offset + r)], -1) << "item " << i << " slot " << r;
+      }
+      EXPECT_EQ(plan.rows.size(), with_rows * static_cast<std::size_t>(plan.rows_stride));
+    }
   }
 }
 
