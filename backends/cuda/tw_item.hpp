@@ -35,6 +35,10 @@ struct TwItem {
   // whole steps (kept_rows a positive multiple of kTwRowBlock), else -1: the wgmma
   // kernel then copies each step's activations as tensor boxes, not row by row.
   std::int32_t run_start;
+  // The first output column when the item's columns are consecutive columns of C
+  // (cols[col_begin + j] == col_run + j), else -1: the epilogue then writes a row-major
+  // C's rows in 16-byte runs.
+  std::int32_t col_run;
 };
 
 // How an item's values are laid out (zero where r >= kept_rows or j >= cols), in the

@@ -22,8 +22,8 @@ struct TwLaunch {
   const void* a_transposed = nullptr;
   const TwItem* items = nullptr;
   std::int32_t item_count = 0;
-  // Some item has run_start >= 0: only then does the wgmma kernel need the Aᵀ tensor map
-  // (encoded on the host at each launch).
+  // Some item has run_start >= 0: only then does the wgmma kernel need the tensor map of
+  // A or Aᵀ (encoded on the host at each launch).
   bool has_run_items = false;
   // TwHostPlan's: tw_wgmma_row_block reads both, tw_output::start_item kept_items (the raster)
   std::int64_t kept_items = 0, kept_steps = 0;
@@ -44,6 +44,12 @@ struct TwLaunch {
   std::int64_t n_out = 0;
   cudaStream_t stream = nullptr;
 };
+
+// Row-major A (M x K) can be read as TMA boxes, with no Aᵀ copy, by the wgmma kernel's
+// run items (TwItem::run_start): a 16-byte aligned base and row pitch (K a multiple of 8).
+inline bool row_major_a_takes_tma(const void* a, std::int64_t k) {
+  return k % 8 == 0 && reinterpret_cast<std::uintptr_t>(a) % 16 == 0;
+}
 
 // out (cols x rows) = inᵀ for a row-major rows x cols matrix of 16-bit values.
 void launch_transpose(const void* in, void* out, std::int64_t rows, std::int64_t cols, cudaStream_t stream);

@@ -48,7 +48,9 @@ void launch_by_column_block(const TwLaunch& x, const char* kernel, Launch&& laun
 
 // Calls launch(y, std::integral_constant<TwGather, G>, std::bool_constant<OUT_TRANSPOSED>)
 // with the fastest gather the call allows. Row-major A with the launcher's Aᵀ copy
-// (x.a_transposed) takes the coalesced Aᵀ gather (y.a = that copy) and writes a row-major C.
+// (x.a_transposed) takes the coalesced Aᵀ gather (y.a = that copy) and writes a row-major C;
+// without it, A's scattered columns go through registers, and the wgmma kernel reads its
+// run items' rows as TMA boxes of A where row_major_a_takes_tma allows.
 template <class Launch>
 void launch_by_gather(const TwLaunch& x, Launch&& launch) {
   using G = TwGather;
@@ -58,7 +60,9 @@ void launch_by_gather(const TwLaunch& x, Launch&& launch) {
     y.a = x.a_transposed;
     launch(y, std::integral_constant<G, G::transposed_async>{}, std::false_type{});
   } else if (!x.transposed) {
-    launch(x, std::integral_constant<G, G::row_major_registers>{}, std::false_type{});
+    TwLaunch y = x;
+    y.has_run_items = x.has_run_items && row_major_a_takes_tma(x.a, x.k);  // else the runs are gathered too
+    launch(y, std::integral_constant<G, G::row_major_registers>{}, std::false_type{});
   } else if (x.m % 8 == 0 && aligned(x.a)) {
     launch(x, std::integral_constant<G, G::transposed_async>{}, std::true_type{});
   } else {

@@ -24,7 +24,7 @@ enum class TwKernel { wgmma, mma, simt };
 struct TwPlan {
   int bn = 0;
   std::int32_t item_count = 0;
-  bool has_run_items = false;
+  bool has_run_items = false, has_gathered_items = false;
   std::int64_t kept_items = 0, kept_steps = 0, rows_stride = 0;
   gpu::DeviceBuffer items, rows, cols, values;
 };
@@ -66,6 +66,7 @@ TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
   plan.bn = host.bn;
   plan.item_count = static_cast<std::int32_t>(host.items.size());
   plan.has_run_items = host.has_run_items;
+  plan.has_gathered_items = host.has_gathered_items;
   plan.kept_items = host.kept_items;
   plan.kept_steps = host.kept_steps;
   plan.rows_stride = host.rows_stride;
@@ -142,7 +143,10 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   }
   // Tensor cores, row-major A: its kept K columns are scattered along each row; one
   // transpose pass turns them into whole rows of Aᵀ for the coalesced 16-byte gathers.
-  if (!x.transposed() && m % 8 == 0 && k > 0) {
+  // Not when the wgmma kernel gathers nothing (every kept tile a run of whole steps, as at
+  // 0% sparsity, or no kept tile): it reads A's runs as TMA boxes in place.
+  const bool reads_a_in_place = kernel == TwKernel::wgmma && !plan.has_gathered_items && row_major_a_takes_tma(t.a, k);
+  if (!x.transposed() && m % 8 == 0 && k > 0 && !reads_a_in_place) {
     const std::size_t bytes = static_cast<std::size_t>(m * k) * size_of(x.w.dtype());
     if (state.a_transposed.bytes() < bytes) state.a_transposed = gpu::DeviceBuffer(bytes);
     launch_transpose(x.a.data(), state.a_transposed.data(), m, k, native(x.stream));

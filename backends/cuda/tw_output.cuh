@@ -78,10 +78,30 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
       if (x.accumulate) v += load_value(old);
       return activate(v, activation);
     };
+    // 8 consecutive sums v (16-byte aligned in the staging) into out, 16-byte aligned: two
+    // 16-byte shared loads and one 16-byte store; bias[t * bias_step] for element t.
+    static_assert(sizeof(T) == 2, "16-bit outputs: 8 per 16-byte store");
+    const auto store8 = [&](T* out, const float* v, const float* bias, int bias_step) {
+      const float4 lo = reinterpret_cast<const float4*>(v)[0], hi = reinterpret_cast<const float4*>(v)[1];
+      const float sums[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+      union {
+        uint4 u;
+        T t[8];
+      } pack;
+      if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
+#pragma unroll
+      for (int t = 0; t < 8; ++t) {
+        float y = sums[t] + bias[t * bias_step];
+        if (x.accumulate) y += static_cast<float>(pack.t[t]);
+        store_value(&pack.t[t], activate(y, activation));
+      }
+      *reinterpret_cast<uint4*>(out) = pack.u;
+    };
+    const bool c_aligned = reinterpret_cast<std::uintptr_t>(c) % 16 == 0;
     if constexpr (kTransposed) {
-      // Runs of 8 consecutive m of one Cᵀ row per thread: two 16-byte shared loads (the
-      // staging pitch keeps them aligned) and one 16-byte store where C allows.
-      const bool vector = x.m % 8 == 0 && reinterpret_cast<std::uintptr_t>(c) % 16 == 0;
+      // Runs of 8 consecutive m of one Cᵀ row per thread (the staging pitch keeps them
+      // aligned), one 16-byte store where C allows.
+      const bool vector = x.m % 8 == 0 && c_aligned;
       for (int i = tid; i < item.cols * (BM / 8); i += threads) {
         const int col = i / (BM / 8), r = (i % (BM / 8)) * 8;
         const std::int64_t m = m0 + r;
@@ -89,35 +109,40 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
         const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
         T* out = c + out_col * x.m + m;
         const float* v = staged + col * kPitch + r;
-        const float bias = col_bias[col];
         if (vector) {
-          const float4 lo = reinterpret_cast<const float4*>(v)[0], hi = reinterpret_cast<const float4*>(v)[1];
-          const float sums[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-          union {
-            uint4 u;
-            T t[8];
-          } pack;
-          if (x.accumulate) pack.u = *reinterpret_cast<const uint4*>(out);
-#pragma unroll
-          for (int t = 0; t < 8; ++t) {
-            float y = sums[t] + bias;
-            if (x.accumulate) y += static_cast<float>(pack.t[t]);
-            store_value(&pack.t[t], activate(y, activation));
-          }
-          *reinterpret_cast<uint4*>(out) = pack.u;
+          store8(out, v, col_bias + col, 0);
         } else {
-          for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], bias, out + t));
+          for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
         }
       }
     } else {
-      // Consecutive threads: consecutive columns of one C row.
-      for (int i = tid; i < BM * BN; i += threads) {
-        const int r = i / BN, col = i % BN;
-        const std::int64_t m = m0 + r;
-        if (col >= item.cols || m >= x.m) continue;
-        const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
-        T* out = c + m * x.n_out + out_col;
-        store_value(out, finish(staged[r * kPitch + col], col_bias[col], out));
+      // The item's columns are consecutive columns of C (TwItem::col_run, as at low
+      // sparsity; every item of a compact C): runs of 8 of one C row per thread, one
+      // 16-byte store where C allows. Otherwise consecutive threads take consecutive
+      // columns of one C row, one element each.
+      const std::int64_t first_col = x.compact ? item.col_begin : item.col_run;
+      if (first_col >= 0 && first_col % 8 == 0 && x.n_out % 8 == 0 && c_aligned) {
+        for (int i = tid; i < BM * (BN / 8); i += threads) {
+          const int r = i / (BN / 8), col = (i % (BN / 8)) * 8;
+          const std::int64_t m = m0 + r;
+          if (col >= item.cols || m >= x.m) continue;
+          T* out = c + m * x.n_out + first_col + col;
+          const float* v = staged + r * kPitch + col;
+          if (col + 8 <= item.cols) {
+            store8(out, v, col_bias + col, 1);
+          } else {
+            for (int t = 0; col + t < item.cols; ++t) store_value(out + t, finish(v[t], col_bias[col + t], out + t));
+          }
+        }
+      } else {
+        for (int i = tid; i < BM * BN; i += threads) {
+          const int r = i / BN, col = i % BN;
+          const std::int64_t m = m0 + r;
+          if (col >= item.cols || m >= x.m) continue;
+          const std::int64_t out_col = x.compact ? item.col_begin + col : col_index[col];
+          T* out = c + m * x.n_out + out_col;
+          store_value(out, finish(staged[r * kPitch + col], col_bias[col], out));
+        }
       }
     }
   });

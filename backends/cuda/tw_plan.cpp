@@ -69,7 +69,7 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
         }
       }
       items.push_back({static_cast<std::int32_t>(t * w.g + c0), static_cast<std::int32_t>(cols_here),
-                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset, run_start});
+                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset, run_start, -1});
     }
   }
   // Output columns the weight prunes entirely: items without rows, so the kernel writes
@@ -81,7 +81,13 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
     if (!kept_column[c]) cols.push_back(static_cast<std::int32_t>(c));
   for (std::int64_t c0 = first_pruned; c0 < w.n; c0 += bn)
     items.push_back({static_cast<std::int32_t>(c0), static_cast<std::int32_t>(std::min<std::int64_t>(bn, w.n - c0)), 0,
-                     -1, 0, 0, -1});
+                     -1, 0, 0, -1, -1});
+  for (TwItem& item : items) {  // TwItem::col_run
+    const std::int32_t* c = cols.data() + item.col_begin;
+    bool run = true;
+    for (std::int32_t j = 1; run && j < item.cols; ++j) run = c[j] == c[0] + j;
+    item.col_run = run ? c[0] : -1;
+  }
   // Heaviest first: one launch, the long items start before the short ones.
   std::stable_sort(items.begin(), items.end(), [](const TwItem& a, const TwItem& b) { return a.kept_rows > b.kept_rows; });
   // Each item with kept rows gets its tile's padded rows in a slot of its own
@@ -105,6 +111,8 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
   plan.cols = std::move(cols);
   plan.values = std::move(packed);
   plan.has_run_items = std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.run_start >= 0; });
+  plan.has_gathered_items =
+      std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.kept_rows > 0 && i.run_start < 0; });
   for (const TwItem& i : plan.items) {
     if (i.kept_rows == 0) continue;
     ++plan.kept_items;

@@ -18,6 +18,7 @@ struct TwHostPlan {
   std::vector<std::int32_t> cols;    // n entries: kept columns tile by tile, then the pruned ones
   std::vector<float> values;         // per item, laid out as `packing` says (TwPacking)
   bool has_run_items = false;        // some item has run_start >= 0 (TMA copies on the wgmma kernel)
+  bool has_gathered_items = false;   // some item with kept rows has run_start < 0 (its rows are gathered)
   std::int64_t kept_items = 0;       // items with kept rows
   std::int64_t kept_steps = 0;       // their steps of kTwRowBlock rows, summed (tw_wgmma_row_block)
 };

@@ -13,13 +13,14 @@
 //  * the activations are gathered into shared memory as wgmma operand A. Transposed
 //    layout (Aᵀ, K x M): each kept row is a contiguous run of Aᵀ, copied in 16-byte
 //    cp.async chunks into an MN-major 128-byte-swizzle image (the paper's coalesced
-//    gather); an item whose kept rows are consecutive rows of A (TwItem::run_start: a
-//    tile that keeps all its rows, as at 0% sparsity) takes each step as one TMA tensor
-//    copy per 64 activation rows instead, by thread 0 on the stage's mbarrier;
-//    row-major layout: the kept K columns of each A row are scattered, so they
+//    gather); row-major layout: the kept K columns of each A row are scattered, so they
 //    are loaded element by element through registers (issued while the tensor cores run)
 //    and stored K-major. M not a multiple of 8 in the transposed layout takes the
-//    register path as well.
+//    register path as well. In either layout an item whose kept rows are consecutive rows
+//    of A (TwItem::run_start: a tile that keeps all its rows, as at 0% sparsity) takes
+//    each step as one TMA tensor copy per 64 activation rows instead, by thread 0 on the
+//    stage's mbarrier: an MN-major box of Aᵀ, or a K-major box of row-major A (which then
+//    needs no Aᵀ copy when no item is gathered, tw_matmul.cpp).
 //  * STAGES-deep ring of shared-memory stages: loads for step s+STAGES-1 are issued
 //    right after the wgmma of step s, so copies overlap the math; a step waits for its
 //    activations (cp.async group) and its weights (the mbarrier's phase).
@@ -211,9 +212,9 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
 // OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
-// a_rows (transposed_async only): x.a as a K x M tensor of 64 x 64 boxes with the
-// 128-byte swizzle, for the items of consecutive kept rows (TwItem::run_start); left
-// zero, and never read, when the weight has none (TwLaunch::has_run_items).
+// a_rows (transposed_async and row_major_registers): x.a as a tensor of 64 x 64 boxes
+// with the 128-byte swizzle (activation_rows_map), for the items of consecutive kept rows
+// (TwItem::run_start); left zero, and never read, unless TwLaunch::has_run_items.
 template <class T, int BN, int WGM, int WARPGROUPS, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
 __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
     tw_wgmma_kernel(const TwLaunch x, const int m_blocks, const __grid_constant__ CUtensorMap a_rows) {
@@ -292,8 +293,8 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 
   if (tid == 0) stage_loads.init(STAGES);
   __syncthreads();
-  // Thread 0: the step's weight block, and its activations when they are the rows
-  // run_start.. of Aᵀ (run_start >= 0; one 64 x 64 box per 64 activation rows).
+  // Thread 0: the step's weight block, and its activations when they are the kept rows
+  // run_start.. (run_start >= 0; one 64 x 64 box per 64 activation rows).
   auto copy_by_thread0 = [&](int stage, int step, std::int32_t run_start) {
     if (tid != 0) return;
     const std::uint32_t stage_base = smem_base + stage * STAGE_BYTES;
@@ -302,7 +303,11 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
     if (run_start >= 0) {
 #pragma unroll
       for (int j = 0; j < BM / 64; ++j)
-        stage_loads.copy_tile(stage, stage_base + j * kAtomBytes, a_rows, static_cast<int>(m0) + 64 * j, run_start);
+        if constexpr (kTransposed) {
+          stage_loads.copy_tile(stage, stage_base + j * kAtomBytes, a_rows, static_cast<int>(m0) + 64 * j, run_start);
+        } else {
+          stage_loads.copy_tile(stage, stage_base + j * kAtomBytes, a_rows, run_start, static_cast<int>(m0) + 64 * j);
+        }
     }
   };
 
@@ -399,7 +404,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
           if (s >= 2) load_row_indices(s, row_indices[s % 2]);
         }
         issue_copies(s, s, row_indices[s % 2]);
-        if constexpr (G != Gather::transposed_async) store_activations(s);
+        if constexpr (G != Gather::transposed_async && !kRuns) store_activations(s);
       }
       cp_async_commit();
     }
@@ -441,7 +446,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
         }
       }
       if constexpr (!kRuns) cp_async_commit();
-      if constexpr (G != Gather::transposed_async) {
+      if constexpr (G != Gather::transposed_async && !kRuns) {
         if (next < steps) store_activations(next % STAGES);
       }
       wgmma_wait<KEEP>();
@@ -453,8 +458,8 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
       if (step + 1 < steps) run_step(step + 1, std::integral_constant<int, 1>{});
     }
   };
-  if constexpr (G == Gather::transposed_async) {
-    if (item.run_start >= 0) {
+  if constexpr (G != Gather::transposed_registers) {
+    if (x.has_run_items && item.run_start >= 0) {
       main_loop(std::true_type{});
     } else {
       main_loop(std::false_type{});
@@ -471,11 +476,13 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 }
 
 
-// Aᵀ (K x M, x.a) as a tensor of 64 x 64 boxes with the 128-byte swizzle: the layout of
-// one swizzle atom of an activation stage (64 kept rows x 64 activation rows), so a box
-// lands where the cp.async gather would put the same rows; OOB elements are zeros.
+// x.a as a tensor of 64 x 64 boxes with the 128-byte swizzle, so that a box lands where
+// the gathers would put the same rows (one swizzle atom of an activation stage): Aᵀ (K x M)
+// for transposed_async, boxes of 64 kept rows x 64 activation rows, MN-major; row-major A
+// (M x K) for row_major_registers, 64 activation rows x 64 kept rows, K-major. OOB
+// elements (past M, past K) are zeros.
 template <class T>
-CUtensorMap activation_rows_map(const TwLaunch& x) {
+CUtensorMap activation_rows_map(const TwLaunch& x, Gather g) {
   using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
                               const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
                               CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
@@ -488,15 +495,18 @@ CUtensorMap activation_rows_map(const TwLaunch& x) {
     return reinterpret_cast<Encode>(fn);
   }();
   CUtensorMap map{};
-  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(x.m), static_cast<cuuint64_t>(x.k)};
-  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(x.m) * sizeof(T)};
-  const cuuint32_t box[2] = {64, kBK}, element_strides[2] = {1, 1};
+  const bool transposed = g == Gather::transposed_async;
+  const std::int64_t inner = transposed ? x.m : x.k, outer = transposed ? x.k : x.m;
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(inner), static_cast<cuuint64_t>(outer)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(inner) * sizeof(T)};
+  const cuuint32_t box[2] = {64, 64}, element_strides[2] = {1, 1};
+  static_assert(kBK == 64, "a box is one step of kept rows");
   const CUresult r = encode(&map, std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
                             2, const_cast<void*>(x.a), dims, strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
                             CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS)
-    fail("cuda", "tw_wgmma_kernel", "cuTensorMapEncodeTiled for Aᵀ (" + std::to_string(x.k) + " x " + std::to_string(x.m) +
-         ") returned " + std::to_string(static_cast<int>(r)), __FILE__, __LINE__);
+    fail("cuda", "tw_wgmma_kernel", std::string("cuTensorMapEncodeTiled for ") + (transposed ? "Aᵀ (" : "A (") +
+         std::to_string(outer) + " x " + std::to_string(inner) + ") returned " + std::to_string(static_cast<int>(r)), __FILE__, __LINE__);
   return map;
 }
 
@@ -516,7 +526,7 @@ void launch_config(const TwLaunch& x) {
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
-  const CUtensorMap a_rows = G == Gather::transposed_async && x.has_run_items ? activation_rows_map<T>(x) : CUtensorMap{};
+  const CUtensorMap a_rows = G != Gather::transposed_registers && x.has_run_items ? activation_rows_map<T>(x, G) : CUtensorMap{};
   kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks), a_rows);
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }

@@ -163,7 +163,14 @@ TEST_P(GpuTw, NearFullTilesRunAsDenseTiles) {
 
 TEST_P(GpuTw, ZeroSparsityAndWeightPrunedEntirely) {
   TILESPARSE_SKIP_WITHOUT_GPU();
+  // Every tile a run of whole steps: on the wgmma kernel row-major A is then read as
+  // K-major TMA boxes in place (no Aᵀ copy), M 130 putting boxes past M. Every item's
+  // columns are consecutive: a row-major C is written in 16-byte runs where the item
+  // starts on a multiple of 8 columns and N is one (G 60: items at columns 0 and 120 with
+  // a tail of 4, items at 60 and 180 element by element; N 100: element by element).
   expect_matches(p, dt, {72, 128, 256, 128, 0.0}, layout, kernel, Activation::relu, true);
+  expect_matches(p, dt, {130, 256, 240, 60, 0.0}, layout, kernel, Activation::gelu, true);
+  expect_matches(p, dt, {40, 128, 100, 32, 0.0}, layout, kernel, Activation::none, false);
   expect_matches(p, dt, {72, 128, 256, 128, 1.0}, layout, kernel, Activation::gelu, true);  // every column: epilogue(0)
 }
 

@@ -137,10 +137,19 @@ TEST(TwPlan, ItemsCoverEveryColumnOnceHeaviestFirst) {
     } else {
       EXPECT_EQ(item.kept_rows, tw.kept_rows(item.tile));
     }
-    for (std::int32_t j = 0; j < item.cols; ++j) ++covered[static_cast<std::size_t>(plan.cols[static_cast<std::size_t>(item.col_begin + j)])];
+    bool consecutive = true;
+    for (std::int32_t j = 0; j < item.cols; ++j) {
+      const std::int32_t col = plan.cols[static_cast<std::size_t>(item.col_begin + j)];
+      ++covered[static_cast<std::size_t>(col)];
+      consecutive = consecutive && col == plan.cols[static_cast<std::size_t>(item.col_begin)] + j;
+    }
+    EXPECT_EQ(item.col_run, consecutive ? plan.cols[static_cast<std::size_t>(item.col_begin)] : -1) << "item " << i;
   }
+  EXPECT_TRUE(std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.kept_rows > 0 && i.col_run < 0; }))
+      << "70%: some tile keeps columns with gaps between them";
   EXPECT_TRUE(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
   EXPECT_FALSE(plan.has_run_items) << "70% of scattered rows: no tile keeps a run of whole steps";
+  EXPECT_TRUE(plan.has_gathered_items);
   EXPECT_LT(tw.col_map.size(), static_cast<std::size_t>(tw.n)) << "the case should prune whole columns";
 }
 
@@ -221,11 +230,22 @@ TEST(TwPlan, RunStartMarksTilesOfConsecutiveRowsInWholeSteps) {
     const TwHostPlan plan = make_tw_plan(w, packing, "test");
     ASSERT_EQ(plan.items.size(), 5u);
     EXPECT_TRUE(plan.has_run_items);
+    EXPECT_TRUE(plan.has_gathered_items) << "three tiles are not runs";
     for (const TwItem& item : plan.items) EXPECT_EQ(item.run_start, expected[item.tile]) << "tile " << item.tile;
   }
-  // All rows kept (every tile at 0% sparsity): every item runs from row 0.
+  // All rows kept (every tile at 0% sparsity): every item runs from row 0, none is
+  // gathered (row-major A then needs no Aᵀ copy on the wgmma kernel, tw_matmul.cpp).
   const TwHostPlan dense = make_tw_plan(random_tw(192, 130, 64, 0.0, 9), TwPacking::wgmma_sw128, "test");
-  for (const TwItem& item : dense.items) EXPECT_EQ(item.run_start, 0);
+  for (const TwItem& item : dense.items) {
+    EXPECT_EQ(item.run_start, 0);
+    EXPECT_EQ(item.col_run, item.col_begin) << "0%: the kept columns are all of N, in order";
+  }
+  EXPECT_TRUE(dense.has_run_items);
+  EXPECT_FALSE(dense.has_gathered_items);
+  // A weight pruned entirely keeps no rows: nothing runs, nothing is gathered.
+  const TwHostPlan empty = make_tw_plan(random_tw(192, 130, 64, 1.0, 9), TwPacking::wgmma_sw128, "test");
+  EXPECT_FALSE(empty.has_run_items);
+  EXPECT_FALSE(empty.has_gathered_items);
 }
 
 }  // namespace
