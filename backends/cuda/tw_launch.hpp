@@ -25,6 +25,7 @@ struct TwLaunch {
   // Some item has run_start >= 0: only then does the wgmma kernel need the tensor map of
   // A or Aᵀ (encoded on the host at each launch).
   bool has_run_items = false;
+  bool has_gathered_items = false;  // some item with kept rows is not a run (TwHostPlan's)
   // TwHostPlan's: tw_wgmma_row_block reads both, tw_output::start_item kept_items (the raster)
   std::int64_t kept_items = 0, kept_steps = 0;
   // The kept items' CTAs all fit in one wave (set by the wgmma launcher): raster_position
@@ -45,10 +46,11 @@ struct TwLaunch {
   cudaStream_t stream = nullptr;
 };
 
-// Row-major A (M x K) can be read as TMA boxes, with no Aᵀ copy, by the wgmma kernel's
-// run items (TwItem::run_start): a 16-byte aligned base and row pitch (K a multiple of 8).
-inline bool row_major_a_takes_tma(const void* a, std::int64_t k) {
-  return k % 8 == 0 && reinterpret_cast<std::uintptr_t>(a) % 16 == 0;
+// The wgmma kernel reads row-major A in place, as TMA boxes, and the launcher makes no Aᵀ
+// copy, when no item is gathered (every item with kept rows a run, TwItem::run_start, as
+// at 0% sparsity) and A allows TMA (16-byte aligned base and row pitch: K % 8 == 0).
+inline bool wgmma_reads_row_major_a_in_place(const TwLaunch& x) {
+  return !x.transposed && !x.has_gathered_items && x.k % 8 == 0 && reinterpret_cast<std::uintptr_t>(x.a) % 16 == 0;
 }
 
 // out (cols x rows) = inᵀ for a row-major rows x cols matrix of 16-bit values.

@@ -32,8 +32,10 @@ inline int current_sm_count() {
 // How a kernel brings the kept K rows of the activations into shared memory:
 //  transposed_async: 16-byte cp.async runs of whole rows of Aᵀ (M % 8 == 0, aligned);
 //  transposed_registers: Aᵀ element by element through registers (any M);
-//  row_major_registers: A's scattered K columns element by element through registers.
-enum class TwGather { transposed_async, transposed_registers, row_major_registers };
+//  row_major_registers: A's scattered K columns element by element through registers;
+//  row_major_runs (wgmma kernel only): no gather; every item with kept rows is a run
+//   (TwItem::run_start), its steps TMA boxes of row-major A (wgmma_reads_row_major_a_in_place).
+enum class TwGather { transposed_async, transposed_registers, row_major_registers, row_major_runs };
 
 // Calls launch(std::integral_constant<int, BN>) for x.bn (32, 64 or 128).
 template <class Launch>
@@ -48,9 +50,7 @@ void launch_by_column_block(const TwLaunch& x, const char* kernel, Launch&& laun
 
 // Calls launch(y, std::integral_constant<TwGather, G>, std::bool_constant<OUT_TRANSPOSED>)
 // with the fastest gather the call allows. Row-major A with the launcher's Aᵀ copy
-// (x.a_transposed) takes the coalesced Aᵀ gather (y.a = that copy) and writes a row-major C;
-// without it, A's scattered columns go through registers, and the wgmma kernel reads its
-// run items' rows as TMA boxes of A where row_major_a_takes_tma allows.
+// (x.a_transposed) takes the coalesced Aᵀ gather (y.a = that copy) and writes a row-major C.
 template <class Launch>
 void launch_by_gather(const TwLaunch& x, Launch&& launch) {
   using G = TwGather;
@@ -60,9 +60,7 @@ void launch_by_gather(const TwLaunch& x, Launch&& launch) {
     y.a = x.a_transposed;
     launch(y, std::integral_constant<G, G::transposed_async>{}, std::false_type{});
   } else if (!x.transposed) {
-    TwLaunch y = x;
-    y.has_run_items = x.has_run_items && row_major_a_takes_tma(x.a, x.k);  // else the runs are gathered too
-    launch(y, std::integral_constant<G, G::row_major_registers>{}, std::false_type{});
+    launch(x, std::integral_constant<G, G::row_major_registers>{}, std::false_type{});
   } else if (x.m % 8 == 0 && aligned(x.a)) {
     launch(x, std::integral_constant<G, G::transposed_async>{}, std::true_type{});
   } else {

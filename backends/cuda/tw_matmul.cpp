@@ -124,6 +124,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   t.items = static_cast<const TwItem*>(plan.items.data());
   t.item_count = plan.item_count;
   t.has_run_items = plan.has_run_items;
+  t.has_gathered_items = plan.has_gathered_items;
   t.kept_items = plan.kept_items;
   t.kept_steps = plan.kept_steps;
   t.rows_stride = plan.rows_stride;
@@ -145,7 +146,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   // transpose pass turns them into whole rows of Aᵀ for the coalesced 16-byte gathers.
   // Not when the wgmma kernel gathers nothing (every kept tile a run of whole steps, as at
   // 0% sparsity, or no kept tile): it reads A's runs as TMA boxes in place.
-  const bool reads_a_in_place = kernel == TwKernel::wgmma && !plan.has_gathered_items && row_major_a_takes_tma(t.a, k);
+  const bool reads_a_in_place = kernel == TwKernel::wgmma && wgmma_reads_row_major_a_in_place(t);
   if (!x.transposed() && m % 8 == 0 && k > 0 && !reads_a_in_place) {
     const std::size_t bytes = static_cast<std::size_t>(m * k) * size_of(x.w.dtype());
     if (state.a_transposed.bytes() < bytes) state.a_transposed = gpu::DeviceBuffer(bytes);

@@ -212,7 +212,7 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
 // OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
-// a_rows (transposed_async and row_major_registers): x.a as a tensor of 64 x 64 boxes
+// a_rows (transposed_async and row_major_runs): x.a as a tensor of 64 x 64 boxes
 // with the 128-byte swizzle (activation_rows_map), for the items of consecutive kept rows
 // (TwItem::run_start); left zero, and never read, unless TwLaunch::has_run_items.
 template <class T, int BN, int WGM, int WARPGROUPS, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
@@ -231,7 +231,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
   constexpr int A_BYTES = BM * 128;  // BM rows x 64 kept rows x 2 bytes
   constexpr int B_BYTES = BN * 128;  // BN columns x 64 kept rows x 2 bytes
   constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
-  constexpr bool kTransposed = G != Gather::row_major_registers;
+  constexpr bool kTransposed = G == Gather::transposed_async || G == Gather::transposed_registers;
   constexpr int kChunks = BM * kBK / 8;  // 16-byte chunks of one activation stage
   constexpr int kChunksPerThread = kChunks / kThreads;
   static_assert(kChunks % kThreads == 0, "activation copies split evenly");
@@ -458,8 +458,10 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
       if (step + 1 < steps) run_step(step + 1, std::integral_constant<int, 1>{});
     }
   };
-  if constexpr (G != Gather::transposed_registers) {
-    if (x.has_run_items && item.run_start >= 0) {
+  if constexpr (G == Gather::row_major_runs) {
+    main_loop(std::true_type{});
+  } else if constexpr (G == Gather::transposed_async) {
+    if (item.run_start >= 0) {
       main_loop(std::true_type{});
     } else {
       main_loop(std::false_type{});
@@ -479,7 +481,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 // x.a as a tensor of 64 x 64 boxes with the 128-byte swizzle, so that a box lands where
 // the gathers would put the same rows (one swizzle atom of an activation stage): Aᵀ (K x M)
 // for transposed_async, boxes of 64 kept rows x 64 activation rows, MN-major; row-major A
-// (M x K) for row_major_registers, 64 activation rows x 64 kept rows, K-major. OOB
+// (M x K) for row_major_runs, 64 activation rows x 64 kept rows, K-major. OOB
 // elements (past M, past K) are zeros.
 template <class T>
 CUtensorMap activation_rows_map(const TwLaunch& x, Gather g) {
@@ -511,7 +513,7 @@ CUtensorMap activation_rows_map(const TwLaunch& x, Gather g) {
 }
 
 template <class T, int BN, int WGM, int WARPGROUPS, Gather G, int STAGES = 4, int KEEP = 0,
-          bool OUT_TRANSPOSED = G != Gather::row_major_registers>
+          bool OUT_TRANSPOSED = G == Gather::transposed_async || G == Gather::transposed_registers>
 void launch_config(const TwLaunch& x) {
   constexpr int kThreads = 128 * WARPGROUPS, BM = WARPGROUPS * 64 * WGM;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
@@ -526,7 +528,8 @@ void launch_config(const TwLaunch& x) {
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
-  const CUtensorMap a_rows = G != Gather::transposed_registers && x.has_run_items ? activation_rows_map<T>(x, G) : CUtensorMap{};
+  constexpr bool kReadsBoxes = G == Gather::transposed_async || G == Gather::row_major_runs;
+  const CUtensorMap a_rows = kReadsBoxes && x.has_run_items ? activation_rows_map<T>(x, G) : CUtensorMap{};
   kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks), a_rows);
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }
@@ -542,12 +545,15 @@ inline int row_block(const TwLaunch& x) {
 // items fit twice in shared memory): on the BERT-large shapes this beat 256-row CTAs
 // (1 per SM), 4 stages, keeping one wgmma batch in flight, and a warp-specialised
 // persistent variant (bench/NOTES.md); or one warpgroup per 64 rows, three CTAs per SM
-// (row_block). The gather: launch_by_gather.
+// (row_block). The gather: row_major_runs where the launcher made no Aᵀ copy for it
+// (wgmma_reads_row_major_a_in_place), else launch_by_gather.
 template <class T>
 void launch_typed(const TwLaunch& x) {
   launch_by_column_block(x, "launch_tw_wgmma", [&](auto bn) {
+    constexpr int BN = decltype(bn)::value, STAGES = BN == 128 ? 3 : 4;
+    if (x.has_run_items && wgmma_reads_row_major_a_in_place(x))
+      return launch_config<T, BN, 1, 2, Gather::row_major_runs, STAGES, 0, false>(x);
     launch_by_gather(x, [](const TwLaunch& y, auto gather, auto out_transposed) {
-      constexpr int BN = decltype(bn)::value, STAGES = BN == 128 ? 3 : 4;
       constexpr Gather G = decltype(gather)::value;
       if constexpr (G == Gather::transposed_async) {
         if (row_block(y) == 64) {
