@@ -4,7 +4,7 @@
 // tw_item.hpp; the design and its measurements are in docs/kernels.md.
 //
 // One CTA = one (work item, block of BM activation rows): WARPGROUPS warpgroups (two, or
-// one for the 64-row blocks of row_block), each owning 64*WGM rows, multiply the gathered
+// one for the 64-row blocks of row_block), each owning 64 rows, multiply the gathered
 // activations [BM x kept rows] by the item's packed weight block [kept rows x BN] in
 // steps of 64 kept rows:
 //  * the weight block of a step is a contiguous, pre-swizzled 128-byte-swizzle image
@@ -182,40 +182,37 @@ __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
 }
 
 // Epilogue of a BM x BN block held by `threads` threads (warpgroups of 128, each owning
-// 64*WGM rows), tid counted from the first of them; `sync` is their barrier. The fp32
+// 64 rows), tid counted from the first of them; `sync` is their barrier. The fp32
 // block is staged out of the accumulator fragments (m64nN: warp w, lane l holds rows
 // 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})) and
 // written by tw_output::write_output.
-template <class T, int BN, int WGM, int BM, bool kTransposed, class Sync>
+template <class T, int BN, int BM, bool kTransposed, class Sync>
 __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& item, std::int64_t m0,
-                                             std::uint8_t* smem, float (&acc)[WGM][BN / 2], int tid, int threads,
+                                             std::uint8_t* smem, float (&acc)[BN / 2], int tid, int threads,
                                              std::int32_t column_index, Sync sync) {
   using Staging = tw_output::OutputStaging<BM, BN, kTransposed>;
   sync();  // the math is done with the shared memory the staging reuses
   float* staged = reinterpret_cast<float*>(smem);
   const int warpgroup = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
+  const int r0 = warpgroup * 64 + warp * 16 + lane / 4;
 #pragma unroll
-  for (int j = 0; j < WGM; ++j) {
-    const int r0 = (warpgroup * WGM + j) * 64 + warp * 16 + lane / 4;
+  for (int q = 0; q < BN / 8; ++q) {
+    const int col = q * 8 + (lane % 4) * 2;
 #pragma unroll
-    for (int q = 0; q < BN / 8; ++q) {
-      const int col = q * 8 + (lane % 4) * 2;
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-        Staging::store_pair(staged, r0 + h * 8, col, acc[j][q * 4 + h * 2], acc[j][q * 4 + h * 2 + 1]);
-    }
+    for (int h = 0; h < 2; ++h) Staging::store_pair(staged, r0 + h * 8, col, acc[q * 4 + h * 2], acc[q * 4 + h * 2 + 1]);
   }
   tw_output::write_output<T, BM, BN, kTransposed>(x, item, m0, smem, tid, threads, column_index, sync);
 }
 
-// KEEP: wgmma batches left in flight at the end of a step (0 or 1); loads run
-// LOOKAHEAD = STAGES - 1 - KEEP steps ahead, into the stage whose batch has finished.
+// Loads run LOOKAHEAD = STAGES - 1 steps ahead, into the stage whose wgmma batch has
+// finished (each step waits for its batch: keeping one in flight measured slower,
+// bench/NOTES.md).
 // OUT_TRANSPOSED: C is written as Cᵀ (the transposed layout) or row-major; with
 // transposed_async and a row-major C, x.a holds the Aᵀ copy the launcher made.
 // a_rows (transposed_async and row_major_runs): x.a as a tensor of 64 x 64 boxes
 // with the 128-byte swizzle (activation_rows_map), for the items of consecutive kept rows
 // (TwItem::run_start); left zero, and never read, unless TwLaunch::has_run_items.
-template <class T, int BN, int WGM, int WARPGROUPS, int STAGES, Gather G, int KEEP, bool OUT_TRANSPOSED>
+template <class T, int BN, int WARPGROUPS, int STAGES, Gather G, bool OUT_TRANSPOSED>
 __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
     tw_wgmma_kernel(const TwLaunch x, const int m_blocks, const __grid_constant__ CUtensorMap a_rows) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -224,10 +221,10 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
   // the sm_90a image is the one loaded.
   __trap();
 #else
-  constexpr int LOOKAHEAD = STAGES - 1 - KEEP;
+  constexpr int LOOKAHEAD = STAGES - 1;
   static_assert(LOOKAHEAD >= 1, "at least one stage of lookahead");
   constexpr int kThreads = 128 * WARPGROUPS;
-  constexpr int BM = WARPGROUPS * 64 * WGM;
+  constexpr int BM = WARPGROUPS * 64;
   constexpr int A_BYTES = BM * 128;  // BM rows x 64 kept rows x 2 bytes
   constexpr int B_BYTES = BN * 128;  // BN columns x 64 kept rows x 2 bytes
   constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
@@ -285,11 +282,9 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
   const int warpgroup = tid / 128;
   const std::int32_t column_index = tw_output::load_column_index(x, item, tid);
 
-  float acc[WGM][BN / 2];
+  float acc[BN / 2];
 #pragma unroll
-  for (int j = 0; j < WGM; ++j)
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) acc[j][i] = 0.0f;
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
 
   if (tid == 0) stage_loads.init(STAGES);
   __syncthreads();
@@ -375,8 +370,8 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 
   // Operand descriptors of stage 0; a stage's are these plus its offset in 16-byte units
   // (the descriptor's address field; shared memory stays under its 256 KB range).
-  const std::uint64_t a_descriptor = kTransposed ? descriptor(smem_base + warpgroup * WGM * kAtomBytes, 1024, 1024)
-                                                 : descriptor(smem_base + warpgroup * WGM * kAtomBytes, 16, 1024);
+  const std::uint64_t a_descriptor = kTransposed ? descriptor(smem_base + warpgroup * kAtomBytes, 1024, 1024)
+                                                 : descriptor(smem_base + warpgroup * kAtomBytes, 16, 1024);
   const std::uint64_t b_descriptor = descriptor(smem_base + A_BYTES, 16, 1024);
 
   // The main loop. kRuns (an item whose kept rows are item.run_start.. , see TwItem): the
@@ -429,17 +424,14 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 #pragma unroll
       for (int ks = 0; ks < kBK / 16; ++ks) {
         const std::uint64_t db = b_descriptor + stage_units + ks * 32 / 16;
-#pragma unroll
-        for (int j = 0; j < WGM; ++j) {
-          // MN-major: k steps are whole 8-row groups (2 x 1024 bytes); K-major: 32 bytes in the swizzled row.
-          const std::uint64_t da = a_descriptor + stage_units + (j * kAtomBytes + ks * (kTransposed ? 2048 : 32)) / 16;
-          wgmma<kTransposed ? 1 : 0>(Tag<T, BN>{}, acc[j], da, db);
-        }
+        // MN-major: k steps are whole 8-row groups (2 x 1024 bytes); K-major: 32 bytes in the swizzled row.
+        const std::uint64_t da = a_descriptor + stage_units + ks * (kTransposed ? 2048 : 32) / 16;
+        wgmma<kTransposed ? 1 : 0>(Tag<T, BN>{}, acc, da, db);
       }
       wgmma_commit();
       const int next = step + LOOKAHEAD;
       if (next < steps) {
-        // Stage (step - 1 - KEEP) % STAGES: its batch finished before the barrier above.
+        // Stage (step - 1) % STAGES: its batch finished before the barrier above.
         issue_copies(next % STAGES, next, row_indices[kNextParity]);
         if constexpr (G == Gather::transposed_async && !kRuns) {
           if (next + 2 < steps) load_row_indices(next + 2, row_indices[kNextParity]);
@@ -449,9 +441,8 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
       if constexpr (G != Gather::transposed_async && !kRuns) {
         if (next < steps) store_activations(next % STAGES);
       }
-      wgmma_wait<KEEP>();
-#pragma unroll
-      for (int j = 0; j < WGM; ++j) keep_in_registers(acc[j]);
+      wgmma_wait<0>();
+      keep_in_registers(acc);
     };
     for (int step = 0; step < steps; step += 2) {
       run_step(step, std::integral_constant<int, 0>{});
@@ -473,7 +464,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 
   static_assert(tw_output::OutputStaging<BM, BN, OUT_TRANSPOSED>::kBytes <= STAGES * STAGE_BYTES,
                 "staging fits the stages");
-  write_output<T, BN, WGM, BM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, column_index, [] { __syncthreads(); });
+  write_output<T, BN, BM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, column_index, [] { __syncthreads(); });
 #endif
 }
 
@@ -512,12 +503,12 @@ CUtensorMap activation_rows_map(const TwLaunch& x, Gather g) {
   return map;
 }
 
-template <class T, int BN, int WGM, int WARPGROUPS, Gather G, int STAGES = 4, int KEEP = 0,
+template <class T, int BN, int WARPGROUPS, Gather G, int STAGES = 4,
           bool OUT_TRANSPOSED = G == Gather::transposed_async || G == Gather::transposed_registers>
 void launch_config(const TwLaunch& x) {
-  constexpr int kThreads = 128 * WARPGROUPS, BM = WARPGROUPS * 64 * WGM;
+  constexpr int kThreads = 128 * WARPGROUPS, BM = WARPGROUPS * 64;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
-  auto kernel = tw_wgmma_kernel<T, BN, WGM, WARPGROUPS, STAGES, G, KEEP, OUT_TRANSPOSED>;
+  auto kernel = tw_wgmma_kernel<T, BN, WARPGROUPS, STAGES, G, OUT_TRANSPOSED>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
@@ -552,17 +543,17 @@ void launch_typed(const TwLaunch& x) {
   launch_by_column_block(x, "launch_tw_wgmma", [&](auto bn) {
     constexpr int BN = decltype(bn)::value, STAGES = BN == 128 ? 3 : 4;
     if (x.has_run_items && wgmma_reads_row_major_a_in_place(x))
-      return launch_config<T, BN, 1, 2, Gather::row_major_runs, STAGES, 0, false>(x);
+      return launch_config<T, BN, 2, Gather::row_major_runs, STAGES, false>(x);
     launch_by_gather(x, [](const TwLaunch& y, auto gather, auto out_transposed) {
       constexpr Gather G = decltype(gather)::value;
       if constexpr (G == Gather::transposed_async) {
         if (row_block(y) == 64) {
           TwLaunch z = y;
           z.one_wave = true;  // tw_wgmma_row_block picks 64 rows only for a grid of one wave
-          return launch_config<T, BN, 1, 1, G, STAGES, 0, decltype(out_transposed)::value>(z);
+          return launch_config<T, BN, 1, G, STAGES, decltype(out_transposed)::value>(z);
         }
       }
-      launch_config<T, BN, 1, 2, G, STAGES, 0, decltype(out_transposed)::value>(y);
+      launch_config<T, BN, 2, G, STAGES, decltype(out_transposed)::value>(y);
     });
   });
 }
