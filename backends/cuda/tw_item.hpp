@@ -41,6 +41,20 @@ struct TwItem {
   std::int32_t col_run;
 };
 
+// The scalars of a plan that a launch reads, set by tw_plan.cpp with its arrays and
+// carried as they are by the cached device plan (tw_matmul.cpp) and TwLaunch.
+struct TwPlanShape {
+  int bn = 0;                       // item column block: 32, 64 or 128
+  std::int32_t item_count = 0;      // items, those with kept rows first
+  std::int64_t kept_items = 0;      // items with kept rows (tw_output's raster)
+  std::int64_t kept_steps = 0;      // their steps of kTwRowBlock rows, summed (tw_wgmma_row_block)
+  std::int64_t rows_stride = 0;     // entries per item slot of the kept rows (kTwMinSlotSteps)
+  // Some item has run_start >= 0: only then does the wgmma kernel need the tensor map of
+  // A or Aᵀ (encoded on the host at each launch).
+  bool has_run_items = false;
+  bool has_gathered_items = false;  // some item with kept rows has run_start < 0 (its rows are gathered)
+};
+
 // How an item's values are laid out (zero where r >= kept_rows or j >= cols), in the
 // weight's dtype:
 //  simt_rows:  [kept_rows padded][bn], row-major: a step of BK kept rows is one contiguous

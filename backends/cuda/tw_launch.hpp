@@ -11,7 +11,8 @@
 
 namespace tilesparse::cuda {
 
-struct TwLaunch {
+// TwPlanShape: the plan's scalars (bn, item counts, rows_stride, has_*_items).
+struct TwLaunch : TwPlanShape {
   const void* a = nullptr;  // A (M x K) row-major, or Aᵀ (K x M) when transposed
   void* c = nullptr;        // C (M x N) row-major, or Cᵀ (N x M) when transposed
   std::int64_t m = 0, k = 0, n = 0;
@@ -21,21 +22,12 @@ struct TwLaunch {
   // columns; C stays row-major.
   const void* a_transposed = nullptr;
   const TwItem* items = nullptr;
-  std::int32_t item_count = 0;
-  // Some item has run_start >= 0: only then does the wgmma kernel need the tensor map of
-  // A or Aᵀ (encoded on the host at each launch).
-  bool has_run_items = false;
-  bool has_gathered_items = false;  // some item with kept rows is not a run (TwHostPlan's)
-  // TwHostPlan's: tw_wgmma_row_block reads both, tw_output::start_item kept_items (the raster)
-  std::int64_t kept_items = 0, kept_steps = 0;
   // The kept items' CTAs all fit in one wave (set by the wgmma launcher): raster_position
   // then keeps them item after item, which ran 7-10% faster than the grouped raster there.
   bool one_wave = false;
   const std::int32_t* rows = nullptr;  // padded kept rows, a slot of rows_stride per item with kept rows
-  std::int64_t rows_stride = 0;
   const std::int32_t* cols = nullptr;  // n entries: kept columns tile by tile, then pruned
   const void* values = nullptr;        // packed per `packing`, in the weight's dtype
-  int bn = 0;                          // 32, 64 or 128
   const float* bias = nullptr;         // N values (by original column), or null
   int activation = 0;                  // 0 none, 1 relu, 2 gelu
   bool accumulate = false;             // add the value c already holds (TEW residual) before bias/activation

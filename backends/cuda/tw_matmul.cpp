@@ -21,11 +21,7 @@ namespace {
 
 enum class TwKernel { wgmma, mma, simt };
 
-struct TwPlan {
-  int bn = 0;
-  std::int32_t item_count = 0;
-  bool has_run_items = false, has_gathered_items = false;
-  std::int64_t kept_items = 0, kept_steps = 0, rows_stride = 0;
+struct TwPlan : TwPlanShape {
   gpu::DeviceBuffer items, rows, cols, values;
 };
 
@@ -63,13 +59,7 @@ std::vector<std::byte> encode(const std::vector<float>& v, DType dtype) {
 TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
   const TwHostPlan host = make_tw_plan(w, packing, op);
   TwPlan plan;
-  plan.bn = host.bn;
-  plan.item_count = static_cast<std::int32_t>(host.items.size());
-  plan.has_run_items = host.has_run_items;
-  plan.has_gathered_items = host.has_gathered_items;
-  plan.kept_items = host.kept_items;
-  plan.kept_steps = host.kept_steps;
-  plan.rows_stride = host.rows_stride;
+  static_cast<TwPlanShape&>(plan) = host;
   plan.items = upload_vector(host.items);
   plan.rows = upload_vector(host.rows);
   plan.cols = upload_vector(host.cols);
@@ -115,6 +105,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
     launch_csr_residual_f32(r);
   }
   TwLaunch t;
+  static_cast<TwPlanShape&>(t) = plan;
   t.a = x.a.data();
   t.c = x.c.data();
   t.m = m;
@@ -122,16 +113,9 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   t.n = n;
   t.transposed = x.transposed();
   t.items = static_cast<const TwItem*>(plan.items.data());
-  t.item_count = plan.item_count;
-  t.has_run_items = plan.has_run_items;
-  t.has_gathered_items = plan.has_gathered_items;
-  t.kept_items = plan.kept_items;
-  t.kept_steps = plan.kept_steps;
-  t.rows_stride = plan.rows_stride;
   t.rows = static_cast<const std::int32_t*>(plan.rows.data());
   t.cols = static_cast<const std::int32_t*>(plan.cols.data());
   t.values = plan.values.data();
-  t.bn = plan.bn;
   t.bias = x.bias;
   t.activation = static_cast<int>(x.activation);
   t.accumulate = with_residual;

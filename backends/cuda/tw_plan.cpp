@@ -108,6 +108,7 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
   plan.items = std::move(items);
   plan.rows = std::move(slots);
   plan.rows_stride = stride;
+  plan.item_count = static_cast<std::int32_t>(plan.items.size());
   plan.cols = std::move(cols);
   plan.values = std::move(packed);
   plan.has_run_items = std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.run_start >= 0; });

@@ -10,17 +10,11 @@
 
 namespace tilesparse::cuda {
 
-struct TwHostPlan {
-  int bn = 0;                        // item column block: 32, 64 or 128
+struct TwHostPlan : TwPlanShape {
   std::vector<TwItem> items;         // heaviest first, then the pruned-column items
   std::vector<std::int32_t> rows;    // per item with kept rows, a slot of rows_stride (kTwMinSlotSteps)
-  std::int64_t rows_stride = 0;      // entries per slot
   std::vector<std::int32_t> cols;    // n entries: kept columns tile by tile, then the pruned ones
   std::vector<float> values;         // per item, laid out as `packing` says (TwPacking)
-  bool has_run_items = false;        // some item has run_start >= 0 (TMA copies on the wgmma kernel)
-  bool has_gathered_items = false;   // some item with kept rows has run_start < 0 (its rows are gathered)
-  std::int64_t kept_items = 0;       // items with kept rows
-  std::int64_t kept_steps = 0;       // their steps of kTwRowBlock rows, summed (tw_wgmma_row_block)
 };
 
 // Column block of an item: the smallest of 32/64/128 that holds a tile of g columns

@@ -150,6 +150,7 @@ TEST(TwPlan, ItemsCoverEveryColumnOnceHeaviestFirst) {
   EXPECT_TRUE(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
   EXPECT_FALSE(plan.has_run_items) << "70% of scattered rows: no tile keeps a run of whole steps";
   EXPECT_TRUE(plan.has_gathered_items);
+  EXPECT_EQ(plan.item_count, static_cast<std::int32_t>(plan.items.size()));
   EXPECT_LT(tw.col_map.size(), static_cast<std::size_t>(tw.n)) << "the case should prune whole columns";
 }
 
