@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <functional>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "test_util.hpp"
 #include "tilesparse/core/error.hpp"
@@ -174,6 +177,111 @@ TEST(TewFormat, MergedTwWeightHoldsTheSameMatrix) {
       if (s == 0.9) EXPECT_GT(merged.col_map.size(), tew.tw.col_map.size()) << "no residual entry in a pruned column";
     }
   }
+}
+
+// merged() as first written, through the dense image: the TW structure plus the residual
+// as a K x N mask, each group of g kept columns widened to the union of its columns'
+// rows, then TwWeight::from_dense. The reference the sparse merge must match bit for bit.
+TwWeight merged_through_dense(const TewWeight& tew) {
+  Mask mask = tew.tw.structure();
+  for (std::int64_t j = 0; j < tew.residual.n; ++j)
+    for (std::int64_t i = tew.residual.row_ptr[j]; i < tew.residual.row_ptr[j + 1]; ++i)
+      mask.set(tew.residual.k_idx[i], j, true);
+  const std::vector<std::int64_t> kept_columns = mask.kept_columns();
+  const auto columns = static_cast<std::int64_t>(kept_columns.size());
+  for (std::int64_t c0 = 0; c0 < columns; c0 += tew.tw.g) {
+    const std::int64_t c1 = std::min(columns, c0 + tew.tw.g);
+    for (std::int64_t r = 0; r < mask.rows; ++r) {
+      bool any = false;
+      for (std::int64_t c = c0; c < c1 && !any; ++c) any = mask(r, kept_columns[c]);
+      if (any)
+        for (std::int64_t c = c0; c < c1; ++c) mask.set(r, kept_columns[c], true);
+    }
+  }
+  return TwWeight::from_dense(tew.to_dense(), mask, tew.tw.g);
+}
+
+// tew with a residual valued from `other` that also holds every third TW element (an
+// overlap validate() rejects, which merged() resolves as to_dense() does: the residual
+// wins) and one element in every other column the TW structure lacks.
+TewWeight with_extra_residual(TewWeight tew, const HostMatrix& other) {
+  const Mask structure = tew.tw.structure();
+  Mask residual(tew.residual.k, tew.residual.n, false);
+  for (std::int64_t j = 0; j < residual.cols; ++j)
+    for (std::int64_t i = tew.residual.row_ptr[j]; i < tew.residual.row_ptr[j + 1]; ++i)
+      residual.set(tew.residual.k_idx[i], j, true);
+  for (std::size_t i = 0, structure_elements = 0; i < structure.keep.size(); ++i)
+    if (structure.keep[i] && structure_elements++ % 3 == 0) residual.keep[i] = 1;
+  for (std::int64_t j = 0; j < residual.cols && residual.rows > 0; j += 2) {
+    bool in_structure = false;
+    for (std::int64_t r = 0; r < structure.rows && !in_structure; ++r) in_structure = structure(r, j);
+    if (!in_structure) residual.set((j * 7) % residual.rows, j, true);
+  }
+  tew.residual = EwWeight::from_dense(other, residual);
+  return tew;
+}
+
+// tew with TW tile t emptied of rows: valid, though from_dense never builds it; its
+// columns stay in col_map but hold no element.
+TewWeight with_empty_tile(TewWeight tew, std::int64_t t) {
+  TwWeight& tw = tew.tw;
+  const std::int64_t rows = tw.kept_rows(t), values = tw.value_ptr[t + 1] - tw.value_ptr[t];
+  tw.row_idx.erase(tw.row_idx.begin() + tw.row_ptr[t], tw.row_idx.begin() + tw.row_ptr[t + 1]);
+  tw.values.erase(tw.values.begin() + tw.value_ptr[t], tw.values.begin() + tw.value_ptr[t + 1]);
+  for (std::int64_t u = t + 1; u <= tw.tiles(); ++u) {
+    tw.row_ptr[u] -= rows;
+    tw.value_ptr[u] -= values;
+  }
+  return tew;
+}
+
+std::vector<std::uint32_t> bits_of(const std::vector<float>& values) {
+  std::vector<std::uint32_t> bits(values.size());
+  std::ranges::transform(values, bits.begin(), [](float v) { return std::bit_cast<std::uint32_t>(v); });
+  return bits;
+}
+
+void expect_identical(const TwWeight& got, const TwWeight& want, const std::string& what) {
+  EXPECT_EQ(got.k, want.k) << what;
+  EXPECT_EQ(got.n, want.n) << what;
+  EXPECT_EQ(got.g, want.g) << what;
+  EXPECT_EQ(got.dtype, want.dtype) << what;
+  EXPECT_EQ(got.col_map, want.col_map) << what;
+  EXPECT_EQ(got.row_ptr, want.row_ptr) << what;
+  EXPECT_EQ(got.row_idx, want.row_idx) << what;
+  EXPECT_EQ(got.value_ptr, want.value_ptr) << what;
+  EXPECT_EQ(bits_of(got.values), bits_of(want.values)) << what;
+  EXPECT_EQ(got.column_share, want.column_share) << what;
+}
+
+// merged() builds, from the stored elements alone, the very arrays the dense-image merge
+// gives, also for residuals on TW elements, in columns the TW part prunes, and beside
+// empty tiles.
+TEST(TewFormat, MergedMatchesTheDenseImageMerge) {
+  const std::int64_t shapes[][3] = {{37, 29, 8}, {64, 130, 32}, {20, 6, 16}, {50, 41, 3}, {1, 1, 1}, {0, 5, 2}, {5, 0, 3}};
+  bool saw_overlap = false, saw_new_column = false;
+  for (DType dt : {DType::f32, DType::f16, DType::bf16})
+    for (auto [k, n, g] : shapes)
+      for (double s : {0.0, 0.5, 0.9, 1.0})
+        for (double delta : {0.0, 0.05, 0.2}) {
+          const TewWeight tew = make_tew(HostMatrix::random(k, n, dt, 7 + k + n), g, s, delta, 8 + k);
+          std::vector<std::pair<std::string, TewWeight>> variants = {
+              {"projected", tew}, {"extra residual", with_extra_residual(tew, HostMatrix::random(k, n, dt, 9 + n))}};
+          if (tew.tw.tiles() > 0) variants.emplace_back("empty tile", with_empty_tile(tew, tew.tw.tiles() / 2));
+          for (const auto& [variant, w] : variants) {
+            const std::string what = std::string(to_string(dt)) + " " + std::to_string(k) + "x" + std::to_string(n) +
+                                     " g" + std::to_string(g) + " s" + std::to_string(s) + " delta" +
+                                     std::to_string(delta) + " " + variant;
+            const TwWeight merged = w.merged();
+            expect_identical(merged, merged_through_dense(w), what);
+            saw_overlap |= !w.validate().ok();
+            saw_new_column |= std::ranges::any_of(merged.col_map, [&](std::int32_t j) {
+              return !std::ranges::binary_search(w.tw.col_map, j);
+            });
+          }
+        }
+  EXPECT_TRUE(saw_overlap) << "no residual on a TW element";
+  EXPECT_TRUE(saw_new_column) << "no residual in a column the TW part prunes";
 }
 
 TEST(TewProject, TilesAtSPlusDeltaThenRestoresTheBestPrunedElements) {
