@@ -76,13 +76,4 @@ enum class TwPacking : int { simt_rows, wgmma_sw128 };
 // kept_steps: the kept items' steps, summed.
 int tw_wgmma_row_block(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms);
 
-// Whether the wgmma kernel (128-row CTAs, 128-column items) splits each kept item's steps
-// between the two CTAs of a cluster, which add their sums through distributed shared
-// memory before the epilogue: when the kept items' 128-row CTAs would run about one per
-// SM (kept_items * ceil(m / 128) <= sms) and the items are long (at least 16 steps on
-// average). A CTA alone on its SM steps at about half the rate of two (bench/NOTES.md
-// "sixth"); splitting the rows keeps the bytes per FLOP of a 128 x 128 step, where 64-row
-// CTAs doubled the weight's.
-bool tw_wgmma_splits_kept_rows(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms);
-
 }  // namespace tilesparse::cuda

@@ -227,9 +227,8 @@ constexpr int kItemGroup = 8;
 struct RasterPosition {
   int item, part;
 };
-// `block`: the CTA's index in the raster (blockIdx.x, or the cluster's index when the CTAs
-// of a cluster share a position).
-__device__ __forceinline__ RasterPosition raster_position(const TwLaunch& x, int m_blocks, int block) {
+__device__ __forceinline__ RasterPosition raster_position(const TwLaunch& x, int m_blocks) {
+  const int block = static_cast<int>(blockIdx.x);
   const int kept_items = static_cast<int>(x.kept_items);  // they come first: items are heaviest first
   int item_index, part;
   if (block < kept_items * m_blocks) {
@@ -250,18 +249,16 @@ __device__ __forceinline__ RasterPosition raster_position(const TwLaunch& x, int
 // `at` (raster_position) and the first activation row m0 of its m-block. False when the
 // CTA has nothing left to do: the item holds pruned columns and C is compact, or C is
 // transposed and the item has no kept rows, whose share of whole Cᵀ rows this call has
-// just written. `sharers` CTAs (1, or 2 for a cluster) hold each position; this one is
-// number `rank` among them and writes its share of pruned columns.
+// just written.
 template <class T, int BM, bool kTransposed>
 __device__ __forceinline__ bool start_item(const TwLaunch& x, RasterPosition at, int m_blocks, int threads,
-                                           TwItem& item, std::int64_t& m0, int sharers = 1, int rank = 0) {
+                                           TwItem& item, std::int64_t& m0) {
   const int part = at.part;
   item = x.items[at.item];
   m0 = static_cast<std::int64_t>(part) * BM;
   if (x.compact && item.tile < 0) return false;  // pruned columns are not part of a compact C
   if (kTransposed && item.kept_rows == 0) {
-    write_pruned_columns_transposed<T>(x, item, part * sharers + rank, m_blocks * sharers, static_cast<int>(threadIdx.x),
-                                       threads);
+    write_pruned_columns_transposed<T>(x, item, part, m_blocks, static_cast<int>(threadIdx.x), threads);
     return false;
   }
   return true;
@@ -271,8 +268,7 @@ __device__ __forceinline__ bool start_item(const TwLaunch& x, RasterPosition at,
 template <class T, int BM, bool kTransposed>
 __device__ __forceinline__ bool start_item(const TwLaunch& x, int m_blocks, int threads, TwItem& item,
                                            std::int64_t& m0) {
-  return start_item<T, BM, kTransposed>(x, raster_position(x, m_blocks, static_cast<int>(blockIdx.x)), m_blocks, threads,
-                                        item, m0);
+  return start_item<T, BM, kTransposed>(x, raster_position(x, m_blocks), m_blocks, threads, item, m0);
 }
 
 }  // namespace tilesparse::cuda::tw_output

@@ -127,9 +127,4 @@ int tw_wgmma_row_block(std::int64_t m, std::int64_t kept_items, std::int64_t kep
   return kept_items > 0 && ctas64 <= 3 * static_cast<std::int64_t>(sms) && kept_steps >= 9 * kept_items ? 64 : 128;
 }
 
-bool tw_wgmma_splits_kept_rows(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms) {
-  const std::int64_t ctas128 = (m + 127) / 128 * kept_items;
-  return kept_items > 0 && ctas128 <= static_cast<std::int64_t>(sms) && kept_steps >= 16 * kept_items;
-}
-
 }  // namespace tilesparse::cuda

@@ -30,7 +30,6 @@
 // when transposed).
 // Built for other architectures as well (CMAKE_CUDA_ARCHITECTURES "80;90a"), the kernel
 // body exists in the sm_90a image only; the dispatch table keeps it to 9.x devices.
-#include <cooperative_groups.h>
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -182,13 +181,17 @@ __device__ __forceinline__ void keep_in_registers(float (&d)[N]) {
   for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-// Stages the fp32 BM x BN block of the warpgroups' accumulator fragments (m64nN: warp w,
-// lane l holds rows 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1}
-// (+{2,3})) at `smem` for tw_output::write_output; the caller's barrier has made sure the
-// math is done with that shared memory.
-template <int BN, int BM, bool kTransposed>
-__device__ __forceinline__ void stage_accumulators(std::uint8_t* smem, const float (&acc)[BN / 2], int tid) {
+// Epilogue of a BM x BN block held by `threads` threads (warpgroups of 128, each owning
+// 64 rows), tid counted from the first of them; `sync` is their barrier. The fp32
+// block is staged out of the accumulator fragments (m64nN: warp w, lane l holds rows
+// 16w + l/4 (+8) and columns 8q + 2(l%4) (+1) in registers 4q + {0,1} (+{2,3})) and
+// written by tw_output::write_output.
+template <class T, int BN, int BM, bool kTransposed, class Sync>
+__device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& item, std::int64_t m0,
+                                             std::uint8_t* smem, float (&acc)[BN / 2], int tid, int threads,
+                                             std::int32_t column_index, Sync sync) {
   using Staging = tw_output::OutputStaging<BM, BN, kTransposed>;
+  sync();  // the math is done with the shared memory the staging reuses
   float* staged = reinterpret_cast<float*>(smem);
   const int warpgroup = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
   const int r0 = warpgroup * 64 + warp * 16 + lane / 4;
@@ -198,29 +201,7 @@ __device__ __forceinline__ void stage_accumulators(std::uint8_t* smem, const flo
 #pragma unroll
     for (int h = 0; h < 2; ++h) Staging::store_pair(staged, r0 + h * 8, col, acc[q * 4 + h * 2], acc[q * 4 + h * 2 + 1]);
   }
-}
-
-// The two CTAs of a cluster that split an item's steps (SPLIT = 2) have each staged their
-// sums; rank 0 adds rank 1's staged block (distributed shared memory) to its own. False
-// for rank 1, which then has nothing left to write; it leaves only after rank 0 has read
-// its shared memory.
-template <int BN, int BM, bool kTransposed>
-__device__ __forceinline__ bool add_partner_sums(std::uint8_t* smem, int tid, int threads) {
-  namespace cg = cooperative_groups;
-  constexpr int kVectors = tw_output::OutputStaging<BM, BN, kTransposed>::kStagedFloats / 4;
-  const cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();  // both blocks staged
-  const bool writer = cluster.block_rank() == 0;
-  if (writer) {
-    float4* own = reinterpret_cast<float4*>(smem);
-    const float4* partner = cluster.map_shared_rank(own, 1);
-    for (int i = tid; i < kVectors; i += threads) {
-      const float4 a = own[i], b = partner[i];
-      own[i] = make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
-    }
-  }
-  cluster.sync();  // rank 1's shared memory read; rank 0's sums visible to all its threads
-  return writer;
+  tw_output::write_output<T, BM, BN, kTransposed>(x, item, m0, smem, tid, threads, column_index, sync);
 }
 
 // Loads run LOOKAHEAD = STAGES - 1 steps ahead, into the stage whose wgmma batch has
@@ -231,10 +212,7 @@ __device__ __forceinline__ bool add_partner_sums(std::uint8_t* smem, int tid, in
 // a_rows (transposed_async and row_major_runs): x.a as a tensor of 64 x 64 boxes
 // with the 128-byte swizzle (activation_rows_map), for the items of consecutive kept rows
 // (TwItem::run_start); left zero, and never read, unless TwLaunch::has_run_items.
-// SPLIT = 2 (transposed_async, launched in clusters of two): both CTAs of a cluster take
-// the same raster position, rank 0 the first half of the item's steps and rank 1 the rest
-// (tw_wgmma_splits_kept_rows); add_partner_sums joins them.
-template <class T, int BN, int WARPGROUPS, int STAGES, Gather G, bool OUT_TRANSPOSED, int SPLIT>
+template <class T, int BN, int WARPGROUPS, int STAGES, Gather G, bool OUT_TRANSPOSED>
 __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
     tw_wgmma_kernel(const TwLaunch x, const int m_blocks, const __grid_constant__ CUtensorMap a_rows) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -276,9 +254,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
   // The item's kept-row indices: its slot of the plan's rows, found from the item's index
   // alone (kTwMinSlotSteps), so the first two steps' indices are loaded together with the
   // item, not after it (after the L2 flush, each is a trip to DRAM).
-  static_assert(SPLIT == 1 || (SPLIT == 2 && G == Gather::transposed_async), "the split runs the Aᵀ gather");
-  const int rank = SPLIT == 1 ? 0 : static_cast<int>(blockIdx.x % SPLIT);  // = the cluster rank (clusters of SPLIT)
-  const tw_output::RasterPosition at = tw_output::raster_position(x, m_blocks, static_cast<int>(blockIdx.x) / SPLIT);
+  const tw_output::RasterPosition at = tw_output::raster_position(x, m_blocks);
   const std::int32_t* rows = x.rows + static_cast<std::int64_t>(at.item) * x.rows_stride;
   static_assert(kTwMinSlotSteps >= 2, "the first two steps are loaded before the item");
   // A step's indices are loaded two steps before its copy is issued (into
@@ -290,7 +266,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
   };
   std::int32_t row_indices[2][kChunksPerThread];  // by step parity
   if constexpr (G == Gather::transposed_async) {
-    if (at.item < x.kept_items && rank == 0) {
+    if (at.item < x.kept_items) {
       load_row_indices(0, row_indices[0]);
       load_row_indices(1, row_indices[1]);
     }
@@ -298,23 +274,11 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 
   TwItem item;
   std::int64_t m0 = 0;
-  if (!tw_output::start_item<T, BM, OUT_TRANSPOSED>(x, at, m_blocks, kThreads, item, m0, SPLIT, rank)) return;
-  // This CTA's steps: all of the item's, or rank r's share of them (SPLIT = 2), which it
-  // runs as steps 0.. of rows, values and run_start moved to its first step.
-  const int item_steps = (item.kept_rows + kBK - 1) / kBK;
-  const int first_step = rank == 0 ? 0 : (item_steps + 1) / 2;
-  const int steps = SPLIT == 1 ? item_steps : rank == 0 ? (item_steps + 1) / 2 : item_steps - first_step;
-  if constexpr (SPLIT == 2) {
-    rows += first_step * kBK;
-    if (item.run_start >= 0) item.run_start += first_step * kBK;
-    if (rank != 0) {  // within its item's slot only: its steps may end at the slot's end
-      if (steps > 0) load_row_indices(0, row_indices[0]);
-      if (steps > 1) load_row_indices(1, row_indices[1]);
-    }
-  }
+  if (!tw_output::start_item<T, BM, OUT_TRANSPOSED>(x, at, m_blocks, kThreads, item, m0)) return;
+  const int steps = (item.kept_rows + kBK - 1) / kBK;
   const T* a = static_cast<const T*>(x.a);
-  const std::uint8_t* values = reinterpret_cast<const std::uint8_t*>(static_cast<const T*>(x.values) + item.values_offset) +
-                               static_cast<std::int64_t>(first_step) * B_BYTES;
+  const std::uint8_t* values =
+      reinterpret_cast<const std::uint8_t*>(static_cast<const T*>(x.values) + item.values_offset);
   const int warpgroup = tid / 128;
   const std::int32_t column_index = tw_output::load_column_index(x, item, tid);
 
@@ -500,13 +464,7 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
 
   static_assert(tw_output::OutputStaging<BM, BN, OUT_TRANSPOSED>::kBytes <= STAGES * STAGE_BYTES,
                 "staging fits the stages");
-  __syncthreads();  // the math is done with the shared memory the staging reuses
-  stage_accumulators<BN, BM, OUT_TRANSPOSED>(smem, acc, tid);
-  if constexpr (SPLIT == 2) {
-    if (!add_partner_sums<BN, BM, OUT_TRANSPOSED>(smem, tid, kThreads)) return;
-  }
-  tw_output::write_output<T, BM, BN, OUT_TRANSPOSED>(x, item, m0, smem, tid, kThreads, column_index,
-                                                    [] { __syncthreads(); });
+  write_output<T, BN, BM, OUT_TRANSPOSED>(x, item, m0, smem, acc, tid, kThreads, column_index, [] { __syncthreads(); });
 #endif
 }
 
@@ -546,49 +504,25 @@ CUtensorMap activation_rows_map(const TwLaunch& x, Gather g) {
 }
 
 template <class T, int BN, int WARPGROUPS, Gather G, int STAGES = 4,
-          bool OUT_TRANSPOSED = G == Gather::transposed_async || G == Gather::transposed_registers, int SPLIT = 1>
+          bool OUT_TRANSPOSED = G == Gather::transposed_async || G == Gather::transposed_registers>
 void launch_config(const TwLaunch& x) {
   constexpr int kThreads = 128 * WARPGROUPS, BM = WARPGROUPS * 64;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
-  auto kernel = tw_wgmma_kernel<T, BN, WARPGROUPS, STAGES, G, OUT_TRANSPOSED, SPLIT>;
+  auto kernel = tw_wgmma_kernel<T, BN, WARPGROUPS, STAGES, G, OUT_TRANSPOSED>;
   static const bool configured = [&] {
     TS_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
   }();
   (void)configured;
   const std::int64_t m_blocks = (x.m + BM - 1) / BM;
-  const std::int64_t blocks = m_blocks * x.item_count * SPLIT;
+  const std::int64_t blocks = m_blocks * x.item_count;
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
   constexpr bool kReadsBoxes = G == Gather::transposed_async || G == Gather::row_major_runs;
   const CUtensorMap a_rows = kReadsBoxes && x.has_run_items ? activation_rows_map<T>(x, G) : CUtensorMap{};
-  if constexpr (SPLIT == 1) {
-    kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks), a_rows);
-    TS_CHECK_LAUNCH("tw_wgmma_kernel");
-  } else {
-    cudaLaunchAttribute cluster{};
-    cluster.id = cudaLaunchAttributeClusterDimension;
-    cluster.val.clusterDim.x = SPLIT;
-    cluster.val.clusterDim.y = 1;
-    cluster.val.clusterDim.z = 1;
-    cudaLaunchConfig_t config{};
-    config.gridDim = dim3(static_cast<unsigned>(blocks));
-    config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = kSmem;
-    config.stream = x.stream;
-    config.attrs = &cluster;
-    config.numAttrs = 1;
-    TS_CHECK(cudaLaunchKernelEx(&config, kernel, x, static_cast<int>(m_blocks), a_rows));
-  }
-}
-
-// Whether 128-row CTAs split the kept items' steps in clusters of two
-// (tw_wgmma_splits_kept_rows; TILESPARSE_TW_SPLIT = 1 or 2 forces it, for tuning runs).
-inline bool splits_kept_rows(const TwLaunch& x) {
-  static const char* forced = std::getenv("TILESPARSE_TW_SPLIT");
-  if (forced != nullptr && (std::string(forced) == "1" || std::string(forced) == "2")) return std::string(forced) == "2";
-  return tw_wgmma_splits_kept_rows(x.m, x.kept_items, x.kept_steps, current_sm_count());
+  kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks), a_rows);
+  TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }
 
 // Activation rows per CTA (tw_wgmma_row_block; TILESPARSE_TW_WGMMA_BM = 64 or 128 forces
@@ -612,9 +546,6 @@ void launch_typed(const TwLaunch& x) {
       return launch_config<T, BN, 2, Gather::row_major_runs, STAGES, false>(x);
     launch_by_gather(x, [](const TwLaunch& y, auto gather, auto out_transposed) {
       constexpr Gather G = decltype(gather)::value;
-      if constexpr (G == Gather::transposed_async && BN == 128) {
-        if (splits_kept_rows(y)) return launch_config<T, BN, 2, G, STAGES, decltype(out_transposed)::value, 2>(y);
-      }
       if constexpr (G == Gather::transposed_async) {
         if (row_block(y) == 64) {
           TwLaunch z = y;

@@ -152,15 +152,6 @@ TEST_P(GpuTw, LongPipelinesAndTallActivations) {
   expect_matches(p, dt, {2056, 192, 96, 32, 0.5}, layout, kernel, Activation::gelu, false);
 }
 
-TEST_P(GpuTw, LongItemsOnFewBlocksSplitTheirRows) {
-  TILESPARSE_SKIP_WITHOUT_GPU();
-  // A few 128-row blocks of long items (16 steps or more): the wgmma kernel splits each
-  // item's steps between the two CTAs of a cluster (tw_wgmma_splits_kept_rows), odd step
-  // counts and a last row block of 72 rows (M 200) included; N 300 gives a 44-column item.
-  expect_matches(p, dt, {256, 2048, 256, 128, 0.5}, layout, kernel, Activation::relu, true);
-  expect_matches(p, dt, {200, 2304, 300, 128, 0.4}, layout, kernel, Activation::gelu, true);
-}
-
 TEST_P(GpuTw, NearFullTilesRunAsDenseTiles) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   // Tiles keeping ~95% of K (every one of K's 64-row steps still used): the wgmma packing

@@ -117,15 +117,6 @@ TEST(TwPlan, KeptItemsAndStepsPickTheWgmmaRowBlock) {
   EXPECT_EQ(tw_wgmma_row_block(4160, 6, 6 * 12, sms), 64);    // 65 row blocks x 6 = 390 CTAs
   EXPECT_EQ(tw_wgmma_row_block(4225, 6, 6 * 12, sms), 128);   // 67 x 6 = 402
   EXPECT_EQ(tw_wgmma_row_block(4096, 0, 0, sms), 128);        // every column pruned
-
-  // Kept rows split between the two CTAs of a cluster only when the 128-row CTAs would
-  // run about one per SM and the items are long.
-  EXPECT_TRUE(tw_wgmma_splits_kept_rows(4096, 4, 4 * 35, sms));    // 128 CTAs of 35 steps (ffn2 at 75%)
-  EXPECT_FALSE(tw_wgmma_splits_kept_rows(4096, 4, 4 * 9, sms));    // 9 steps (attn-out at 75%)
-  EXPECT_FALSE(tw_wgmma_splits_kept_rows(4096, 12, 12 * 20, sms)); // 384 CTAs: two per SM already
-  EXPECT_TRUE(tw_wgmma_splits_kept_rows(4224, 4, 4 * 16, sms));    // 33 row blocks x 4 = 132 CTAs
-  EXPECT_FALSE(tw_wgmma_splits_kept_rows(4225, 4, 4 * 16, sms));   // 34 x 4 = 136
-  EXPECT_FALSE(tw_wgmma_splits_kept_rows(4096, 0, 0, sms));        // every column pruned
 }
 
 TEST(TwPlan, ItemsCoverEveryColumnOnceHeaviestFirst) {
