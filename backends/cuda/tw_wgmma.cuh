@@ -503,8 +503,7 @@ CUtensorMap activation_rows_map(const TwLaunch& x, Gather g) {
   return map;
 }
 
-template <class T, int BN, int WARPGROUPS, Gather G, int STAGES = 4,
-          bool OUT_TRANSPOSED = G == Gather::transposed_async || G == Gather::transposed_registers>
+template <class T, int BN, int WARPGROUPS, Gather G, int STAGES, bool OUT_TRANSPOSED>
 void launch_config(const TwLaunch& x) {
   constexpr int kThreads = 128 * WARPGROUPS, BM = WARPGROUPS * 64;
   constexpr int kSmem = STAGES * (BM + BN) * 128 + 8 * STAGES + 1024;  // stages, barriers, alignment slack
