@@ -5,10 +5,13 @@
 // of 64 kept rows): per step, 64 kept rows x 256 bytes of Aᵀ into a 3-stage shared ring,
 // two steps ahead, as four 16-byte copies per thread with their row indices loaded two
 // steps before, and/or the step's 16 KB weight block as one bulk copy on an mbarrier.
-// The Aᵀ copies are cp.async (as the kernel) or none (the weight copy alone, as on the
-// kernel's TMA path but without its activation boxes). 4 items x 32 row blocks = 128 CTAs (about one per SM, ffn2 at 75%) or 8 items
-// (256 CTAs, two per SM); L2 flushed (a 256 MB memset) or not. Printed: the median time
-// of 20 launches, and the mean cycles a CTA spends per step (clock64 around its loop).
+// The Aᵀ copies are cp.async (as the kernel), cp.async with the .L2::256B qualifier, or
+// none (the weight copy alone, as on the kernel's TMA path but without its activation
+// boxes); the rows are the items' kept ones or consecutive ones. 4 items x 32 row blocks =
+// 128 CTAs (about one per SM, ffn2 at 75%) or 8 items (256 CTAs, two per SM); lone CTAs
+// also with 7 stages and/or 512 threads. L2 flushed (a 256 MB memset) or not. Printed: the
+// median time of 20 launches, and the mean cycles a CTA spends per step (clock64 around
+// its loop). Results: bench/NOTES.md, "eighth".
 //   nvcc -std=c++17 -arch=sm_90a -O3 -o gather_rate bench/micro/gather_rate.cu && ./gather_rate
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -22,22 +25,25 @@
 
 namespace {
 
-constexpr int kThreads = 256, kBM = 128, kBK = 64, kStages = 3, kLookahead = kStages - 1;
+constexpr int kBM = 128, kBK = 64;
 constexpr int kK = 4096, kM = 4096, kSteps = 35, kKeptRows = kSteps * kBK;
 constexpr int kStageA = kBM * kBK * 2, kStageW = 128 * kBK * 2, kStageBytes = kStageA + kStageW;
-constexpr int kChunksPerThread = kBM * kBK / 8 / kThreads;  // 16-byte chunks: 4
-constexpr int kRowsPerPass = kThreads / (kBM / 8);          // 16
 
-enum class Copy { none, cp_async };
+enum class Copy { none, cp_async, cp_async_l2_256 };
 
 __device__ __forceinline__ std::uint32_t smem_address(const void* p) {
   return static_cast<std::uint32_t>(__cvta_generic_to_shared(p));
 }
 
 // CTA b: item b % items, row block b / items (m-block by m-block, as the kernel's raster).
-template <Copy kCopy, bool kWeight>
+// kThreads threads copy the gathered rows (256 as the kernel's CTA, or more warps for the same
+// bytes); kStages stages of 32 KB, loads kStages - 1 steps ahead.
+template <Copy kCopy, bool kWeight, int kStages = 3, int kThreads = 256>
 __global__ void __launch_bounds__(kThreads, 1)
     gather_steps(const __half* at, const int* rows, int items, const std::uint8_t* weights, long long* cycles) {
+  constexpr int kLookahead = kStages - 1;
+  constexpr int kChunksPerThread = kBM * kBK / 8 / kThreads;  // 16-byte chunks (4 with 256 threads)
+  constexpr int kRowsPerPass = kThreads / (kBM / 8);
   extern __shared__ __align__(1024) std::uint8_t smem[];
   const int tid = threadIdx.x, item = blockIdx.x % items, m0 = blockIdx.x / items * kBM;
   const int gather_c = tid % (kBM / 8), gather_r = tid / (kBM / 8);
@@ -65,6 +71,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       const __half* src = at + static_cast<std::size_t>(row[j]) * kM + m0 + gather_c * 8;
       if constexpr (kCopy == Copy::cp_async)
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst + j * kRowsPerPass * 128), "l"(src) : "memory");
+      if constexpr (kCopy == Copy::cp_async_l2_256)
+        asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16;\n" ::"r"(dst + j * kRowsPerPass * 128), "l"(src) : "memory");
     }
     if constexpr (kWeight) {
       if (tid == 0) {
@@ -76,16 +84,17 @@ __global__ void __launch_bounds__(kThreads, 1)
                      : "memory");
       }
     }
-    if constexpr (kCopy == Copy::cp_async) asm volatile("cp.async.commit_group;\n" ::: "memory");
+    if constexpr (kCopy != Copy::none) asm volatile("cp.async.commit_group;\n" ::: "memory");
   };
 
   load_rows(0, row_of[0]);
   load_rows(1, row_of[1]);
-  for (int s = 0; s < kLookahead; ++s) issue(s, row_of[s % 2]);
-  load_rows(2, row_of[0]);
-  load_rows(3, row_of[1]);
+  for (int s = 0; s < kLookahead; ++s) {
+    issue(s, row_of[s % 2]);
+    if (s + 2 < kSteps) load_rows(s + 2, row_of[s % 2]);
+  }
   for (int step = 0; step < kSteps; ++step) {
-    if constexpr (kCopy == Copy::cp_async) asm volatile("cp.async.wait_group %0;\n" ::"n"(kLookahead - 1) : "memory");
+    if constexpr (kCopy != Copy::none) asm volatile("cp.async.wait_group %0;\n" ::"n"(kLookahead - 1) : "memory");
     if constexpr (kWeight) {
       const std::uint32_t bar = barriers + 8 * (step % kStages);
       std::uint32_t done = 0;
@@ -100,7 +109,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (next < kSteps) {
       issue(next, row_of[next % 2]);
       if (next + 2 < kSteps) load_rows(next + 2, row_of[next % 2]);
-    } else if constexpr (kCopy == Copy::cp_async) {
+    } else if constexpr (kCopy != Copy::none) {
       asm volatile("cp.async.commit_group;\n" ::: "memory");
     }
   }
@@ -148,21 +157,28 @@ int main() {
   }
   CHECK(cudaMalloc(&rows, host_rows.size() * sizeof(int)));
   CHECK(cudaMemcpy(rows, host_rows.data(), host_rows.size() * sizeof(int), cudaMemcpyHostToDevice));
+  // The same copies from consecutive rows (item i: rows i * kKeptRows / 2 ..., as a run).
+  std::vector<int> run_rows;
+  for (int i = 0; i < max_items; ++i)
+    for (int r = 0; r < kKeptRows; ++r) run_rows.push_back((i * kKeptRows / 2 + r) % kK);
+  int* consecutive_rows = nullptr;
+  CHECK(cudaMalloc(&consecutive_rows, run_rows.size() * sizeof(int)));
+  CHECK(cudaMemcpy(consecutive_rows, run_rows.data(), run_rows.size() * sizeof(int), cudaMemcpyHostToDevice));
   cudaEvent_t start, stop;
   CHECK(cudaEventCreate(&start));
   CHECK(cudaEventCreate(&stop));
-  const int smem = kStages * kStageBytes + 8 * kStages;
-
-  auto run = [&](auto kernel, const char* name) {
+  auto run = [&](auto kernel, const char* name, const int* item_rows, int stages = 3, int threads = 256,
+                 std::initializer_list<int> item_counts = {4, 8}) {
+    const int smem = stages * kStageBytes + 8 * stages;
     CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    for (int items : {4, 8})
+    for (int items : item_counts)
       for (bool flushed : {true, false}) {
         const int blocks = items * (kM / kBM);
         std::vector<float> us;
         for (int i = 0; i < 23; ++i) {
           if (flushed) cudaMemsetAsync(flush, i, flush_bytes);
           cudaEventRecord(start);
-          kernel<<<blocks, kThreads, smem>>>(at, rows, items, weights, cycles);
+          kernel<<<blocks, threads, smem>>>(at, item_rows, items, weights, cycles);
           cudaEventRecord(stop);
           CHECK(cudaEventSynchronize(stop));
           float ms = 0;
@@ -175,12 +191,20 @@ int main() {
         double mean = 0;
         for (long long v : c) mean += static_cast<double>(v) / blocks;
         std::nth_element(us.begin(), us.begin() + us.size() / 2, us.end());
-        std::printf("%-28s %3d CTAs on %d SMs, %-9s %7.1f us, %6.0f cycles per step per CTA\n", name, blocks, sms,
+        std::printf("%-30s %3d CTAs on %d SMs, %-9s %7.1f us, %6.0f cycles per step per CTA\n", name, blocks, sms,
                     flushed ? "flushed" : "warm L2", us[us.size() / 2], mean / kSteps);
       }
   };
-  run(gather_steps<Copy::cp_async, false>, "cp.async gather");
-  run(gather_steps<Copy::cp_async, true>, "cp.async gather + weight");
-  run(gather_steps<Copy::none, true>, "weight only");
+  run(gather_steps<Copy::cp_async, false>, "cp.async gather", rows);
+  run(gather_steps<Copy::cp_async, true>, "cp.async gather + weight", rows);
+  run(gather_steps<Copy::none, true>, "weight only", rows);
+  run(gather_steps<Copy::cp_async, true>, "consecutive rows + weight", consecutive_rows);
+  run(gather_steps<Copy::cp_async_l2_256, true>, "L2::256B gather + weight", rows);
+  // One CTA per SM: deeper rings, more warps for the same bytes.
+  run(gather_steps<Copy::cp_async, true, 7>, "7 stages gather + weight", rows, 7, 256, {4});
+  run(gather_steps<Copy::cp_async, true, 3, 512>, "512 threads gather + weight", rows, 3, 512, {4});
+  run(gather_steps<Copy::cp_async, true, 7, 512>, "7 st. 512 thr. gather + weight", rows, 7, 512, {4});
+  run(gather_steps<Copy::cp_async, false, 7>, "7 stages gather", rows, 7, 256, {4});
+  run(gather_steps<Copy::none, true, 7>, "7 stages weight only", rows, 7, 256, {4});
   return 0;
 }
