@@ -1,10 +1,11 @@
 // TW and TEW matmul entries of the dispatch table: the device form of a TW weight (work
 // items, padded kept rows, column list, values packed for the kernel: tw_plan.cpp) is
-// built once per weight and packing from its host copy, uploaded and cached in the
-// DeviceWeight; each call then is one TW launch (plus, for fp32 TEW on the CUDA cores,
+// built once per weight, packing and dense-tile rule from its host copy, uploaded and
+// cached in the DeviceWeight; each call then is one TW launch (plus, for fp32 TEW on the CUDA cores,
 // one residual pass before it; the tensor-core kernels run a TEW weight merged).
 #include <cstring>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -31,7 +32,8 @@ struct TwPlan : TwPlanShape {
 // TewWeight::merged() on the tensor cores and from its TW part on the CUDA cores; the
 // two never meet in one state, as the weight's dtype picks one or the other (fp32: simt).
 struct TwState : gpu::VendorState {
-  std::map<TwPacking, TwPlan> plans;
+  std::map<std::pair<TwPacking, TwDenseTiles>, TwPlan> plans;
+  std::optional<bool> row_major_dense_pays;  // tw_row_major_dense_pays, once per weight
   gpu::DeviceBuffer a_transposed;
 };
 
@@ -56,8 +58,8 @@ std::vector<std::byte> encode(const std::vector<float>& v, DType dtype) {
   return out;
 }
 
-TwPlan make_plan(const TwWeight& w, TwPacking packing, const char* op) {
-  const TwHostPlan host = make_tw_plan(w, packing, op);
+TwPlan make_plan(const TwWeight& w, TwPacking packing, TwDenseTiles dense, const char* op) {
+  const TwHostPlan host = make_tw_plan(w, packing, op, dense);
   TwPlan plan;
   static_cast<TwPlanShape&>(plan) = host;
   plan.items = upload_vector(host.items);
@@ -81,11 +83,19 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   // measured δ and sparsity (H200, bench/NOTES.md). fp32 TEW: the TW part plus the pass.
   const bool with_residual = tew && kernel == TwKernel::simt;
   const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
-  auto found = state.plans.find(packing);
+  // Row-major A on the wgmma kernel: every kept tile dense where that pays, so that A is
+  // read in place instead of copied to Aᵀ (tw_row_major_dense_pays). Not for TEW, whose
+  // merged tiles are nearly dense and take the near-full rule.
+  TwDenseTiles dense = TwDenseTiles::near_full;
+  if (kernel == TwKernel::wgmma && !tew && !x.transposed()) {
+    if (!state.row_major_dense_pays) state.row_major_dense_pays = tw_row_major_dense_pays(tw_part(*impl.host));
+    if (*state.row_major_dense_pays) dense = TwDenseTiles::all;
+  }
+  auto found = state.plans.find({packing, dense});
   if (found == state.plans.end()) {
-    TwPlan plan = tew && !with_residual ? make_plan(std::get<TewWeight>(*impl.host).merged(), packing, op)
-                                        : make_plan(tw_part(*impl.host), packing, op);
-    found = state.plans.emplace(packing, std::move(plan)).first;
+    TwPlan plan = tew && !with_residual ? make_plan(std::get<TewWeight>(*impl.host).merged(), packing, dense, op)
+                                        : make_plan(tw_part(*impl.host), packing, dense, op);
+    found = state.plans.emplace(std::pair{packing, dense}, std::move(plan)).first;
   }
   const TwPlan& plan = found->second;
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();

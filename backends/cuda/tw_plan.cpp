@@ -17,9 +17,21 @@ std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / t
 
 int tw_column_block(std::int64_t g) { return g <= 32 ? 32 : g <= 64 ? 64 : 128; }
 
-TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
+bool tw_row_major_dense_pays(const TwWeight& w) {
+  if (w.k % kTwRowBlock != 0) return false;
+  const std::int64_t dense_steps = w.k / kTwRowBlock;
+  for (std::int64_t t = 0; t < w.tiles(); ++t) {
+    const std::int64_t kept_steps = round_up(w.kept_rows(t), kTwRowBlock) / kTwRowBlock;
+    if (kept_steps > 0 && 20 * kept_steps < 9 * dense_steps) return false;
+  }
+  return true;
+}
+
+TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, TwDenseTiles dense) {
   const int bn = tw_column_block(w.g);
   require(w.n < (std::int64_t{1} << 31) && w.k < (std::int64_t{1} << 31), op, "K and N must fit int32");
+  require(dense == TwDenseTiles::near_full || (packing == TwPacking::wgmma_sw128 && w.k % kTwRowBlock == 0), op,
+          "dense tiles need the wgmma packing and K a multiple of " + std::to_string(kTwRowBlock));
 
   std::vector<TwItem> items;
   std::vector<std::int32_t> rows, cols(w.col_map.begin(), w.col_map.end());
@@ -29,10 +41,11 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op) {
     // A tile that keeps nearly all of K runs as a dense tile of all K rows (zeros where it
     // prunes) on the wgmma kernel, whose tiles of consecutive rows take TMA boxes instead
     // of the per-row gather: when its kept rows fill at least 90% of the 64-row steps K
-    // takes (a box step took ~0.89 of a gathered one, bench/NOTES.md).
+    // takes (a box step took ~0.89 of a gathered one, bench/NOTES.md), or always for
+    // TwDenseTiles::all.
     const std::int64_t dense_steps = w.k / kTwRowBlock, kept_steps = round_up(tile_kept, kTwRowBlock) / kTwRowBlock;
     const bool densify = packing == TwPacking::wgmma_sw128 && w.k % kTwRowBlock == 0 && tile_kept > 0 &&
-                         10 * kept_steps >= 9 * dense_steps;
+                         (dense == TwDenseTiles::all || 10 * kept_steps >= 9 * dense_steps);
     const std::int64_t kept = densify ? w.k : tile_kept, padded = round_up(kept, kTwRowBlock);
     const std::int64_t rows_offset = static_cast<std::int64_t>(rows.size());
     for (std::int64_t r = 0; r < padded; ++r)

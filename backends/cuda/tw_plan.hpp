@@ -21,7 +21,23 @@ struct TwHostPlan : TwPlanShape {
 // (wider tiles are split into several items of 128).
 int tw_column_block(std::int64_t g);
 
-// Throws Error (naming `op`) when K or N do not fit int32.
-TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op);
+// Which tiles of a wgmma_sw128 plan run as dense tiles: all K rows from row 0, zeros in
+// the rows the tile prunes, so that its steps take TMA boxes instead of the per-row gather.
+//  near_full: the tiles whose kept rows fill at least 90% of K's 64-row steps;
+//  all: every tile with kept rows (for row-major calls, tw_row_major_dense_pays): nothing
+//   is gathered, so the wgmma kernel reads row-major A in place, without the Aᵀ copy.
+enum class TwDenseTiles : int { near_full, all };
+
+// Whether a row-major call of the wgmma kernel runs faster on the TwDenseTiles::all plan:
+// K a multiple of 64 and every tile with kept rows keeping at least 45% of K's 64-row
+// steps. Measured on the H200 (bench/NOTES.md, "eighth"): 10-30% faster at 50-75% on the
+// BERT shapes, within 3% where it fires and loses; at ~30% kept (90% sparsity) it loses
+// more often than it gains, and the transposed layout loses wherever it fires.
+bool tw_row_major_dense_pays(const TwWeight& w);
+
+// Throws Error (naming `op`) when K or N do not fit int32, or when `dense` is `all` for a
+// packing or K it does not apply to (simt_rows, K not a multiple of 64).
+TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op,
+                        TwDenseTiles dense = TwDenseTiles::near_full);
 
 }  // namespace tilesparse::cuda

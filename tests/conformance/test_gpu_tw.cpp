@@ -161,6 +161,23 @@ TEST_P(GpuTw, NearFullTilesRunAsDenseTiles) {
   expect_matches(p, dt, {64, 512, 96, 32, 0.15}, layout, kernel, Activation::none, false);
 }
 
+TEST_P(GpuTw, RowMajorCallsRunEveryTileDenseWhereThatPays) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  // Tiles keeping 60-75% of K's 64-row steps: a row-major call of the wgmma kernel runs
+  // every kept tile as all K rows with zeros in the pruned ones and reads A in place
+  // (tw_row_major_dense_pays, checked on these shapes by test_tw_plan); transposed calls
+  // and the other kernels keep the gather. M 200 puts boxes past M; N 130 and G 32 give
+  // items of uneven and scattered columns; emptied tiles put zero-step items beside the
+  // dense ones.
+  expect_matches(p, dt, {200, 512, 256, 128, 0.5}, layout, kernel, Activation::gelu, true);
+  expect_matches(p, dt, {72, 256, 130, 32, 0.6}, layout, kernel, Activation::relu, false);
+  if (p == Pattern::tw) {
+    const Case c{136, 512, 384, 128, 0.5};
+    const TwWeight tw = std::get<TwWeight>(tw_weight(p, c, dt));
+    expect_weight_matches(without_rows(tw, {0, tw.tiles() - 1}), dt, c, layout, kernel, Activation::none, true);
+  }
+}
+
 TEST_P(GpuTw, ZeroSparsityAndWeightPrunedEntirely) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   // Every tile a run of whole steps: on the wgmma kernel row-major A is then read as

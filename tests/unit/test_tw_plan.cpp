@@ -95,6 +95,31 @@ TEST(TwPlan, NearFullTilesRunDenseOnTheWgmmaPacking) {
     if (item.tile >= 0) EXPECT_EQ(item.kept_rows, half.kept_rows(item.tile));
 }
 
+TEST(TwPlan, RowMajorCallsRunEveryTileDenseWhereEachKeepsEnough) {
+  // The shapes of GpuTw.RowMajorCallsRunEveryTileDenseWhereThatPays: tiles keep 60-75% of
+  // K's 64-row steps, at least the 45% the rule asks.
+  for (const TwWeight& tw : {random_tw(512, 256, 128, 0.5, 31), random_tw(256, 130, 32, 0.6, 32)}) {
+    ASSERT_TRUE(tw_row_major_dense_pays(tw));
+    const TwHostPlan plan = make_tw_plan(tw, TwPacking::wgmma_sw128, "test", TwDenseTiles::all);
+    for (const TwItem& item : plan.items) {
+      if (item.tile < 0) continue;
+      EXPECT_EQ(item.kept_rows, tw.k);
+      EXPECT_EQ(item.run_start, 0);
+    }
+    EXPECT_FALSE(plan.has_gathered_items);
+    EXPECT_TRUE(rebuild(plan, TwPacking::wgmma_sw128, tw.k, tw.n) == tw.to_dense());
+    // The default rule keeps these tiles gathered.
+    EXPECT_TRUE(make_tw_plan(tw, TwPacking::wgmma_sw128, "test").has_gathered_items);
+  }
+  // At 90% (~31% of K = 1024 kept, 5 of 16 steps) the rule does not pay; nor for K not a
+  // multiple of 64, where dense tiles are refused.
+  EXPECT_FALSE(tw_row_major_dense_pays(random_tw(1024, 512, 128, 0.9, 33)));
+  const TwWeight odd = random_tw(200, 130, 32, 0.5, 34);
+  EXPECT_FALSE(tw_row_major_dense_pays(odd));
+  EXPECT_THROW(make_tw_plan(odd, TwPacking::wgmma_sw128, "test", TwDenseTiles::all), Error);
+  EXPECT_THROW(make_tw_plan(random_tw(256, 130, 32, 0.6, 35), TwPacking::simt_rows, "test", TwDenseTiles::all), Error);
+}
+
 TEST(TwPlan, KeptItemsAndStepsPickTheWgmmaRowBlock) {
   // The plan counts the items with kept rows and their padded steps.
   const TwWeight tw = random_tw(1000, 500, 100, 0.5, 21);
