@@ -30,9 +30,10 @@ enum class TwDenseTiles : int { near_full, all };
 
 // Whether a row-major call of the wgmma kernel runs faster on the TwDenseTiles::all plan:
 // K a multiple of 64 and every tile with kept rows keeping at least 45% of K's 64-row
-// steps. Measured on the H200 (bench/NOTES.md, "eighth"): 10-30% faster at 50-75% on the
-// BERT shapes, within 3% where it fires and loses; at ~30% kept (90% sparsity) it loses
-// more often than it gains, and the transposed layout loses wherever it fires.
+// steps. Measured on the H200 (bench/NOTES.md, "eighth"): 5-29% faster at 30-75% on most
+// BERT shapes, up to 8% slower on a few ffn1-like ones at 75-80%; with tiles at ~30% kept
+// (90% sparsity) it lost as often as it gained, and the transposed layout loses wherever
+// it would fire.
 bool tw_row_major_dense_pays(const TwWeight& w);
 
 // Throws Error (naming `op`) when K or N do not fit int32, or when `dense` is `all` for a
