@@ -26,8 +26,9 @@ struct TwPlan : TwPlanShape {
   gpu::DeviceBuffer items, rows, cols, values;
 };
 
-// What a TW weight keeps on the device: a plan per packing its kernels read (a weight run
-// by both tensor-core kernels, e.g. when a benchmark forces one, holds both), and the
+// What a TW weight keeps on the device: a plan per packing and dense-tile rule its kernels
+// read (a weight run by both tensor-core kernels, e.g. when a benchmark forces one, holds
+// both packings; one called with both layouts may hold both wgmma rules), and the
 // scratch for Aᵀ of row-major calls, grown as needed. A TEW weight's plans come from
 // TewWeight::merged() on the tensor cores and from its TW part on the CUDA cores; the
 // two never meet in one state, as the weight's dtype picks one or the other (fp32: simt).
@@ -138,8 +139,10 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   }
   // Tensor cores, row-major A: its kept K columns are scattered along each row; one
   // transpose pass turns them into whole rows of Aᵀ for the coalesced 16-byte gathers.
-  // Not when the wgmma kernel gathers nothing (every kept tile a run of whole steps, as at
-  // 0% sparsity, or no kept tile): it reads A's runs as TMA boxes in place.
+  // Not when the wgmma kernel gathers nothing (every kept tile a run of whole steps: 0%
+  // sparsity, the row-major plan of tw_row_major_dense_pays, or no kept tile) and A allows
+  // TMA (K % 8 == 0, 16-byte aligned): it reads A's runs as TMA boxes in place. A
+  // misaligned A under that plan is still copied, and its dense tiles read the copy.
   const bool reads_a_in_place = kernel == TwKernel::wgmma && wgmma_reads_row_major_a_in_place(t);
   if (!x.transposed() && m % 8 == 0 && k > 0 && !reads_a_in_place) {
     const std::size_t bytes = static_cast<std::size_t>(m * k) * size_of(x.w.dtype());
