@@ -13,16 +13,18 @@ namespace {
 
 std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
 
+// The kernels' steps of kTwRowBlock rows that `rows` kept rows take.
+std::int64_t steps_of(std::int64_t rows) { return round_up(rows, kTwRowBlock) / kTwRowBlock; }
+
 }  // namespace
 
 int tw_column_block(std::int64_t g) { return g <= 32 ? 32 : g <= 64 ? 64 : 128; }
 
 bool tw_row_major_dense_pays(const TwWeight& w) {
   if (w.k % kTwRowBlock != 0) return false;
-  const std::int64_t dense_steps = w.k / kTwRowBlock;
   for (std::int64_t t = 0; t < w.tiles(); ++t) {
-    const std::int64_t kept_steps = round_up(w.kept_rows(t), kTwRowBlock) / kTwRowBlock;
-    if (kept_steps > 0 && 20 * kept_steps < 9 * dense_steps) return false;
+    const std::int64_t kept_steps = steps_of(w.kept_rows(t));
+    if (kept_steps > 0 && 20 * kept_steps < 9 * steps_of(w.k)) return false;
   }
   return true;
 }
@@ -43,9 +45,8 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
     // of the per-row gather: when its kept rows fill at least 90% of the 64-row steps K
     // takes (a box step took ~0.89 of a gathered one, bench/NOTES.md), or always for
     // TwDenseTiles::all.
-    const std::int64_t dense_steps = w.k / kTwRowBlock, kept_steps = round_up(tile_kept, kTwRowBlock) / kTwRowBlock;
     const bool densify = packing == TwPacking::wgmma_sw128 && w.k % kTwRowBlock == 0 && tile_kept > 0 &&
-                         (dense == TwDenseTiles::all || 10 * kept_steps >= 9 * dense_steps);
+                         (dense == TwDenseTiles::all || 10 * steps_of(tile_kept) >= 9 * steps_of(w.k));
     const std::int64_t kept = densify ? w.k : tile_kept, padded = round_up(kept, kTwRowBlock);
     const std::int64_t rows_offset = static_cast<std::int64_t>(rows.size());
     for (std::int64_t r = 0; r < padded; ++r)
@@ -130,7 +131,7 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
   for (const TwItem& i : plan.items) {
     if (i.kept_rows == 0) continue;
     ++plan.kept_items;
-    plan.kept_steps += round_up(i.kept_rows, kTwRowBlock) / kTwRowBlock;
+    plan.kept_steps += steps_of(i.kept_rows);
   }
   return plan;
 }
