@@ -39,7 +39,20 @@ struct TwItem {
   // (cols[col_begin + j] == col_run + j), else -1: the epilogue then writes a row-major
   // C's rows in 16-byte runs.
   std::int32_t col_run;
+  // Where the plan has row-major windows (TwPlanShape::window_items > 0) and the item has a
+  // tile: the columns [window_begin, window_end) of a full row-major C that it writes,
+  // its own and the pruned ones up to the next item's first column, as whole runs of each
+  // C row (16-byte stores) instead of one scattered element per column. Else 0, 0.
+  std::int32_t window_begin;
+  std::int32_t window_end;
 };
+
+// The widest row-major window a plan gives an item, in item column blocks (bn). Past it
+// the plan has no windows and the pruned columns keep their own items: at 99% sparsity
+// (windows ~10 blocks wide) a kept CTA writing ~1000 columns of its rows alone took
+// longer than the pruned-column CTAs' scattered stores spread over the GPU (H200,
+// bench/NOTES.md "ninth").
+constexpr int kTwMaxWindowBlocks = 4;
 
 // The scalars of a plan that a launch reads, set by tw_plan.cpp with its arrays and
 // carried as they are by the cached device plan (tw_matmul.cpp) and TwLaunch.
@@ -53,6 +66,12 @@ struct TwPlanShape {
   // A or Aᵀ (encoded on the host at each launch).
   bool has_run_items = false;
   bool has_gathered_items = false;  // some item with kept rows has run_start < 0 (its rows are gathered)
+  // Items with a tile (the first ones: those with kept rows, then tiles whose rows are all
+  // pruned) when their row-major windows (TwItem::window_begin) cover all N columns: a
+  // full row-major C is then written by them alone, and the pruned-column items are not
+  // launched. 0 when the plan has no windows: an item's columns are not increasing, or
+  // items interleave, or a window would be wider than kTwMaxWindowBlocks, or no tile keeps a column.
+  std::int32_t window_items = 0;
 };
 
 // How an item's values are laid out (zero where r >= kept_rows or j >= cols), in the

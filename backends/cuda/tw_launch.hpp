@@ -35,8 +35,15 @@ struct TwLaunch : TwPlanShape {
   // `cols`; items with tile == -1 (pruned columns) write nothing. Otherwise n_out == n.
   bool compact = false;
   std::int64_t n_out = 0;
+  // A full row-major C written in the items' windows (TwPlanShape::window_items > 0; set
+  // by tw_matmul.cpp for the tensor-core kernels): only the items with a tile are launched.
+  bool row_major_windows = false;
   cudaStream_t stream = nullptr;
 };
+
+// The items a launch runs (x.items[0, launched_items(x))): all of them, or those with
+// a tile when they write C in row-major windows.
+inline std::int64_t launched_items(const TwLaunch& x) { return x.row_major_windows ? x.window_items : x.item_count; }
 
 // The wgmma kernel reads row-major A in place, as TMA boxes, and the launcher makes no Aᵀ
 // copy, when no item is gathered (every item with kept rows a run, TwItem::run_start, as

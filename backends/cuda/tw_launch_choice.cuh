@@ -3,6 +3,8 @@
 // same way: which column-block instantiation (TwLaunch::bn) and which activation gather.
 #include <cuda_runtime.h>
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -21,11 +23,18 @@ inline int forced_row_block(const char* name) {
   return v == 64 || v == 128 ? v : 0;
 }
 
-// Streaming multiprocessors of the current device.
+// Streaming multiprocessors of the current device, queried once per device.
 inline int current_sm_count() {
-  int device = 0, sms = 0;
+  int device = 0;
   TS_CHECK(cudaGetDevice(&device));
+  static std::array<std::atomic<int>, 64> known{};  // 0: not queried yet
+  if (device >= 0 && device < static_cast<int>(known.size())) {
+    if (const int sms = known[static_cast<std::size_t>(device)].load(std::memory_order_relaxed); sms > 0) return sms;
+  }
+  int sms = 0;
   TS_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  if (device >= 0 && device < static_cast<int>(known.size()))
+    known[static_cast<std::size_t>(device)].store(sms, std::memory_order_relaxed);
   return sms;
 }
 

@@ -14,6 +14,7 @@
 #include "backends/cuda/kernels.hpp"
 #include "backends/cuda/library.hpp"
 #include "backends/cuda/tw_launch.hpp"
+#include "backends/cuda/tw_launch_choice.cuh"
 #include "backends/cuda/tw_plan.hpp"
 
 namespace tilesparse::cuda {
@@ -132,6 +133,10 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   t.accumulate = with_residual;
   t.compact = x.compact_output;
   t.n_out = x.compact_output ? x.w.kept_columns() : n;
+  // The tensor-core kernels write a full row-major C in the items' windows where that
+  // pays; the CUDA-core kernel has its own epilogue.
+  t.row_major_windows = kernel != TwKernel::simt && !t.transposed && !t.compact &&
+                        tw_row_major_windows_pay(m, plan, current_sm_count());
   t.stream = native(x.stream);
   if (kernel == TwKernel::simt) {
     launch_tw_simt_f32(t);

@@ -319,7 +319,7 @@ void launch_config(const TwLaunch& x) {
   }();
   (void)configured;
   const std::int64_t m_blocks = (x.m + Tile::BM - 1) / Tile::BM;
-  const std::int64_t blocks = m_blocks * x.item_count;
+  const std::int64_t blocks = m_blocks * launched_items(x);
   if (blocks == 0) return;
   if (blocks > INT_MAX) fail("cuda", "tw_mma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   kernel<<<static_cast<unsigned>(blocks), kThreads, Tile::kSmemBytes, x.stream>>>(x, static_cast<int>(m_blocks));

@@ -78,12 +78,10 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
       if (x.accumulate) v += load_value(old);
       return activate(v, activation);
     };
-    // 8 consecutive sums v (16-byte aligned in the staging) into out, 16-byte aligned: two
-    // 16-byte shared loads and one 16-byte store; bias[t * bias_step] for element t.
+    // 8 consecutive sums into out, 16-byte aligned: one 16-byte store; bias[t * bias_step]
+    // for element t.
     static_assert(sizeof(T) == 2, "16-bit outputs: 8 per 16-byte store");
-    const auto store8 = [&](T* out, const float* v, const float* bias, int bias_step) {
-      const float4 lo = reinterpret_cast<const float4*>(v)[0], hi = reinterpret_cast<const float4*>(v)[1];
-      const float sums[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+    const auto store8 = [&](T* out, const float (&sums)[8], const float* bias, int bias_step) {
       union {
         uint4 u;
         T t[8];
@@ -96,6 +94,12 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
         store_value(&pack.t[t], activate(y, activation));
       }
       *reinterpret_cast<uint4*>(out) = pack.u;
+    };
+    // store8 of 8 sums v, 16-byte aligned in the staging: two 16-byte shared loads.
+    const auto store8_staged = [&](T* out, const float* v, const float* bias, int bias_step) {
+      const float4 lo = reinterpret_cast<const float4*>(v)[0], hi = reinterpret_cast<const float4*>(v)[1];
+      const float sums[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+      store8(out, sums, bias, bias_step);
     };
     const bool c_aligned = reinterpret_cast<std::uintptr_t>(c) % 16 == 0;
     if constexpr (kTransposed) {
@@ -110,9 +114,63 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
         T* out = c + out_col * x.m + m;
         const float* v = staged + col * kPitch + r;
         if (vector) {
-          store8(out, v, col_bias + col, 0);
+          store8_staged(out, v, col_bias + col, 0);
         } else {
           for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
+        }
+      }
+    } else if (x.row_major_windows) {
+      // The item's window of each of its C rows (TwItem::window_begin): its columns and
+      // the pruned ones among them, as groups of 8 consecutive columns, one 16-byte store
+      // per group and row where the group lies inside the window and C allows. Lanes take
+      // consecutive groups (a warp writes 512 contiguous bytes of a row), each finding its
+      // group's kept columns once in the item's increasing column list.
+      const std::int32_t lo = item.window_begin, hi = item.window_end;
+      const int first_group = lo / 8, groups = (hi + 7) / 8 - first_group;
+      const int lanes = min(groups, threads), row_lanes = threads / lanes;
+      const int lane = tid % lanes, row_lane = tid / lanes;
+      const bool vector = x.n_out % 8 == 0 && c_aligned;
+      for (int g = lane; row_lane < row_lanes && g < groups; g += lanes) {
+        const std::int32_t c0 = (first_group + g) * 8;
+        int j = 0;  // the item's first column at or past c0
+        for (int span = item.cols; span > 0;) {
+          const int half = span / 2;
+          if (col_index[j + half] < c0) {
+            j += half + 1;
+            span -= half + 1;
+          } else {
+            span = half;
+          }
+        }
+        int staged_col[8];  // -1: a pruned column (or one outside the window)
+        float bias[8];
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          const std::int32_t col = c0 + t;
+          const bool kept = j < item.cols && col_index[j] == col;
+          staged_col[t] = kept ? j++ : -1;
+          bias[t] = x.bias != nullptr && col >= lo && col < hi ? x.bias[col] : 0.0f;
+        }
+        const bool whole = vector && c0 >= lo && c0 + 8 <= hi;
+        // All 8 kept, as 8 consecutive staged sums starting on a 16-byte boundary (the
+        // runs of low sparsities): two 16-byte shared loads instead of 8 single ones.
+        const bool staged_run = whole && staged_col[0] >= 0 && staged_col[0] % 4 == 0 && staged_col[7] == staged_col[0] + 7;
+        for (int r = row_lane; r < BM && m0 + r < x.m; r += row_lanes) {
+          const float* staged_row = staged + r * kPitch;
+          T* out = c + (m0 + r) * x.n_out + c0;
+          if (staged_run) {
+            store8_staged(out, staged_row + staged_col[0], bias, 1);
+            continue;
+          }
+          float sums[8];
+#pragma unroll
+          for (int t = 0; t < 8; ++t) sums[t] = staged_col[t] >= 0 ? staged_row[staged_col[t]] : 0.0f;
+          if (whole) {
+            store8(out, sums, bias, 1);
+          } else {
+            for (int t = 0; t < 8; ++t)
+              if (c0 + t >= lo && c0 + t < hi) store_value(out + t, finish(sums[t], bias[t], out + t));
+          }
         }
       }
     } else {
@@ -129,7 +187,7 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
           T* out = c + m * x.n_out + first_col + col;
           const float* v = staged + r * kPitch + col;
           if (col + 8 <= item.cols) {
-            store8(out, v, col_bias + col, 1);
+            store8_staged(out, v, col_bias + col, 1);
           } else {
             for (int t = 0; col + t < item.cols; ++t) store_value(out + t, finish(v[t], col_bias[col + t], out + t));
           }
@@ -155,8 +213,9 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 // the item's columns part, part + m_blocks, ... as whole rows of Cᵀ (all M, 16-byte
 // stores where M and C allow). Whole rows, not a BM-row piece of every column: after a
 // dirty-L2 flush on the H200, 25 MB written as whole 8 KB rows took 9.6 µs, as 512-byte
-// pieces of scattered rows 20.7 µs (bench/NOTES.md). A row-major C keeps the general
-// epilogue (its columns are scattered within each row either way).
+// pieces of scattered rows 20.7 µs (bench/NOTES.md). A row-major C has its pruned
+// columns written in the windows of the items with a tile (TwLaunch::row_major_windows),
+// or, where the plan has none, by these items through the general epilogue.
 template <class T>
 __device__ __forceinline__ void write_pruned_columns_transposed(const TwLaunch& x, const TwItem& item, int part,
                                                                 int m_blocks, int tid, int threads) {

@@ -16,6 +16,33 @@ std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / t
 // The kernels' steps of kTwRowBlock rows that `rows` kept rows take.
 std::int64_t steps_of(std::int64_t rows) { return round_up(rows, kTwRowBlock) / kTwRowBlock; }
 
+// TwItem::window_begin/window_end: the items with a tile, in the order of their first
+// column, cut [0, n) at each one's first column (the first item's window starts at 0).
+// Returns how many items have windows (TwPlanShape::window_items), 0 (and no windows)
+// when the cut does not hold: an item's columns not increasing, or reaching into the
+// next item's window, or a window wider than kTwMaxWindowBlocks column blocks of bn.
+std::int32_t set_row_major_windows(std::vector<TwItem>& items, const std::vector<std::int32_t>& cols, std::int64_t n,
+                                   int bn) {
+  std::vector<TwItem*> tiled;
+  for (TwItem& item : items)
+    if (item.tile >= 0 && item.cols > 0) tiled.push_back(&item);
+  const auto first_col = [&](const TwItem* item) { return cols[static_cast<std::size_t>(item->col_begin)]; };
+  std::sort(tiled.begin(), tiled.end(), [&](const TwItem* a, const TwItem* b) { return first_col(a) < first_col(b); });
+  bool cut = !tiled.empty();
+  for (std::size_t i = 0; cut && i < tiled.size(); ++i) {
+    const TwItem& item = *tiled[i];
+    const std::int32_t* c = cols.data() + item.col_begin;
+    for (std::int32_t j = 1; cut && j < item.cols; ++j) cut = c[j] > c[j - 1];
+    const std::int64_t begin = i == 0 ? 0 : c[0], end = i + 1 < tiled.size() ? first_col(tiled[i + 1]) : n;
+    cut = cut && c[item.cols - 1] < end && end - begin <= std::int64_t{kTwMaxWindowBlocks} * bn;
+  }
+  for (std::size_t i = 0; i < tiled.size(); ++i) {
+    tiled[i]->window_begin = cut && i > 0 ? first_col(tiled[i]) : 0;
+    tiled[i]->window_end = !cut ? 0 : i + 1 < tiled.size() ? first_col(tiled[i + 1]) : static_cast<std::int32_t>(n);
+  }
+  return cut ? static_cast<std::int32_t>(tiled.size()) : 0;
+}
+
 }  // namespace
 
 int tw_column_block(std::int64_t g) { return g <= 32 ? 32 : g <= 64 ? 64 : 128; }
@@ -83,7 +110,7 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
         }
       }
       items.push_back({static_cast<std::int32_t>(t * w.g + c0), static_cast<std::int32_t>(cols_here),
-                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset, run_start, -1});
+                       static_cast<std::int32_t>(kept), static_cast<std::int32_t>(t), rows_offset, offset, run_start, -1, 0, 0});
     }
   }
   // Output columns the weight prunes entirely: items without rows, so the kernel writes
@@ -95,14 +122,16 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
     if (!kept_column[c]) cols.push_back(static_cast<std::int32_t>(c));
   for (std::int64_t c0 = first_pruned; c0 < w.n; c0 += bn)
     items.push_back({static_cast<std::int32_t>(c0), static_cast<std::int32_t>(std::min<std::int64_t>(bn, w.n - c0)), 0,
-                     -1, 0, 0, -1, -1});
+                     -1, 0, 0, -1, -1, 0, 0});
   for (TwItem& item : items) {  // TwItem::col_run
     const std::int32_t* c = cols.data() + item.col_begin;
     bool run = true;
     for (std::int32_t j = 1; run && j < item.cols; ++j) run = c[j] == c[0] + j;
     item.col_run = run ? c[0] : -1;
   }
-  // Heaviest first: one launch, the long items start before the short ones.
+  const std::int32_t window_items = set_row_major_windows(items, cols, w.n, bn);
+  // Heaviest first: one launch, the long items start before the short ones. Stable, so
+  // the tiles without kept rows stay ahead of the pruned-column items (window_items).
   std::stable_sort(items.begin(), items.end(), [](const TwItem& a, const TwItem& b) { return a.kept_rows > b.kept_rows; });
   // Each item with kept rows gets its tile's padded rows in a slot of its own
   // (kTwMinSlotSteps); the items are heaviest first, so the first slot is the widest.
@@ -123,6 +152,7 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
   plan.rows = std::move(slots);
   plan.rows_stride = stride;
   plan.item_count = static_cast<std::int32_t>(plan.items.size());
+  plan.window_items = window_items;
   plan.cols = std::move(cols);
   plan.values = std::move(packed);
   plan.has_run_items = std::any_of(plan.items.begin(), plan.items.end(), [](const TwItem& i) { return i.run_start >= 0; });
@@ -134,6 +164,10 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
     plan.kept_steps += steps_of(i.kept_rows);
   }
   return plan;
+}
+
+bool tw_row_major_windows_pay(std::int64_t m, const TwPlanShape& plan, int sms) {
+  return plan.window_items > 0 && (m + 127) / 128 * plan.item_count > 2 * static_cast<std::int64_t>(sms);
 }
 
 int tw_wgmma_row_block(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms) {

@@ -36,6 +36,14 @@ enum class TwDenseTiles : int { near_full, all };
 // it would fire.
 bool tw_row_major_dense_pays(const TwWeight& w);
 
+// Whether a full row-major C of M rows is written in the plan's windows
+// (TwItem::window_begin): where it has them and its launch, at 128 activation rows per
+// CTA and every item launched, would take more than one wave of two CTAs per SM. Within
+// one wave the pruned-column CTAs run beside the kept ones, their scattered stores
+// overlapping the math, and the windows measured slower there (H200, bench/NOTES.md
+// "ninth": attn-out and ffn2 at 90%, 11% slower); past it the windows took 10-31% off.
+bool tw_row_major_windows_pay(std::int64_t m, const TwPlanShape& plan, int sms);
+
 // Throws Error (naming `op`) when K or N do not fit int32, or when `dense` is `all` for a
 // packing or K it does not apply to (simt_rows, K not a multiple of 64).
 TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op,

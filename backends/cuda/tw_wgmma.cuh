@@ -514,7 +514,7 @@ void launch_config(const TwLaunch& x) {
   }();
   (void)configured;
   const std::int64_t m_blocks = (x.m + BM - 1) / BM;
-  const std::int64_t blocks = m_blocks * x.item_count;
+  const std::int64_t blocks = m_blocks * launched_items(x);
   if (blocks == 0) return;
   if (blocks > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "grid of " + std::to_string(blocks) + " blocks", __FILE__, __LINE__);
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);

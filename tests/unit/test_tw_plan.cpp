@@ -274,5 +274,113 @@ TEST(TwPlan, RunStartMarksTilesOfConsecutiveRowsInWholeSteps) {
   EXPECT_FALSE(empty.has_gathered_items);
 }
 
+// The row-major windows (TwItem::window_begin) of a plan with them: the first
+// window_items items are those with a tile, their windows cut [0, N) into consecutive
+// ranges, and each window holds its item's columns and otherwise only pruned ones.
+void expect_windows_cut_the_columns(const TwHostPlan& plan, const TwWeight& tw) {
+  ASSERT_GT(plan.window_items, 0);
+  std::vector<int> owner(static_cast<std::size_t>(tw.n), -1);  // item index per column
+  for (std::int32_t i = 0; i < plan.item_count; ++i) {
+    const TwItem& item = plan.items[static_cast<std::size_t>(i)];
+    EXPECT_EQ(item.tile >= 0, i < plan.window_items) << "item " << i;
+    if (item.tile < 0) continue;
+    ASSERT_LT(item.window_begin, item.window_end) << "item " << i;
+    EXPECT_LE(item.window_end - item.window_begin, kTwMaxWindowBlocks * plan.bn);
+    for (std::int32_t col = item.window_begin; col < item.window_end; ++col) {
+      ASSERT_TRUE(col >= 0 && col < tw.n) << "item " << i << " window column " << col;
+      EXPECT_EQ(owner[static_cast<std::size_t>(col)], -1) << "column " << col << " in two windows";
+      owner[static_cast<std::size_t>(col)] = i;
+    }
+  }
+  EXPECT_TRUE(std::all_of(owner.begin(), owner.end(), [](int o) { return o >= 0; })) << "every column in a window";
+  std::vector<bool> kept(static_cast<std::size_t>(tw.n), false);
+  for (const std::int32_t col : tw.col_map) kept[static_cast<std::size_t>(col)] = true;
+  for (std::int32_t i = 0; i < plan.window_items; ++i) {
+    const TwItem& item = plan.items[static_cast<std::size_t>(i)];
+    std::int32_t own = 0;
+    for (std::int32_t j = 0; j < item.cols; ++j) {
+      const std::int32_t col = plan.cols[static_cast<std::size_t>(item.col_begin + j)];
+      EXPECT_EQ(owner[static_cast<std::size_t>(col)], i) << "item " << i << " column " << col << " outside its window";
+      if (j > 0) EXPECT_GT(col, plan.cols[static_cast<std::size_t>(item.col_begin + j - 1)]) << "item " << i;
+    }
+    for (std::int32_t col = item.window_begin; col < item.window_end; ++col) own += kept[static_cast<std::size_t>(col)];
+    EXPECT_EQ(own, item.cols) << "item " << i << ": its window holds another item's kept column";
+  }
+}
+
+TEST(TwPlan, RowMajorWindowsCutTheColumnsAmongTheItems) {
+  struct Case {
+    std::int64_t k, n, g;
+    double sparsity;
+  };
+  // G 32/64/128/300 (items of 32, 64, 128 and tiles split into items), 0% (windows are
+  // the runs), 90% (windows ~3 column blocks wide), N not a multiple of 8.
+  for (const Case c : {Case{256, 333, 100, 0.7}, Case{128, 1000, 32, 0.5}, Case{192, 130, 64, 0.0},
+                       Case{64, 4000, 128, 0.9}, Case{300, 900, 300, 0.6}, Case{128, 517, 64, 0.9}}) {
+    const TwWeight tw = random_tw(c.k, c.n, c.g, c.sparsity, 41);
+    ASSERT_TRUE(tw.validate().ok());
+    for (const TwPacking packing : {TwPacking::simt_rows, TwPacking::wgmma_sw128}) {
+      SCOPED_TRACE("N=" + std::to_string(c.n) + " G=" + std::to_string(c.g) + " s=" + std::to_string(c.sparsity));
+      expect_windows_cut_the_columns(make_tw_plan(tw, packing, "test"), tw);
+    }
+  }
+  // A tile with all rows pruned keeps its columns: it writes its window too.
+  TwWeight emptied = hand_built({consecutive(0, 64), {}, consecutive(5, 3)});
+  emptied.n = 10;
+  emptied.col_map = {1, 4, 8};
+  const TwHostPlan plan = make_tw_plan(emptied, TwPacking::wgmma_sw128, "test");
+  expect_windows_cut_the_columns(plan, emptied);
+  EXPECT_EQ(plan.window_items, 3);
+}
+
+TEST(TwPlan, RowMajorWindowsWhereTheLaunchTakesMoreThanOneWave) {
+  const int sms = 132;
+  TwPlanShape plan;
+  plan.item_count = 24;
+  plan.window_items = 12;
+  EXPECT_TRUE(tw_row_major_windows_pay(4096, plan, sms));   // 32 x 24 = 768 CTAs
+  EXPECT_FALSE(tw_row_major_windows_pay(1408, plan, sms));  // 11 x 24 = 264: one wave
+  EXPECT_TRUE(tw_row_major_windows_pay(1409, plan, sms));   // 12 x 24
+  plan.item_count = 8;
+  EXPECT_FALSE(tw_row_major_windows_pay(4096, plan, sms));  // 256 CTAs (attn-out, ffn2)
+  plan.item_count = 24;
+  plan.window_items = 0;
+  EXPECT_FALSE(tw_row_major_windows_pay(4096, plan, sms)) << "a plan without windows";
+}
+
+TEST(TwPlan, NoWindowsWhereTheItemsDoNotCutTheColumns) {
+  // Columns of two tiles interleaved (an unchecked weight): no window holds one item alone.
+  TwWeight interleaved = hand_built({consecutive(0, 64), consecutive(0, 64)});
+  interleaved.g = 2;
+  interleaved.n = 4;
+  interleaved.col_map = {0, 2};  // one tile of columns 0 and 2 ...
+  interleaved.row_ptr = {0, 64};
+  interleaved.value_ptr = {0, 128};
+  interleaved.row_idx.resize(64);
+  interleaved.values.assign(128, 1.0f);
+  ASSERT_TRUE(interleaved.validate().ok());
+  EXPECT_GT(make_tw_plan(interleaved, TwPacking::wgmma_sw128, "test").window_items, 0) << "one tile: its window";
+  interleaved.col_map = {2, 0};  // ... whose columns are not increasing
+  EXPECT_EQ(make_tw_plan(interleaved, TwPacking::wgmma_sw128, "test").window_items, 0);
+  interleaved.g = 2;
+  interleaved.row_ptr = {0, 64, 128};
+  interleaved.value_ptr = {0, 128, 256};
+  interleaved.row_idx.resize(128);
+  interleaved.values.assign(256, 1.0f);
+  interleaved.col_map = {0, 2, 1, 3};  // ... columns {0, 2} and {1, 3}: each increasing, reaching into the other
+  EXPECT_EQ(make_tw_plan(interleaved, TwPacking::wgmma_sw128, "test").window_items, 0);
+  // Windows wider than kTwMaxWindowBlocks column blocks: one column kept among 3000 (G
+  // 1, blocks of 32), and 99% sparsity (G 128: ~1300 columns per item of 128).
+  TwWeight wide = hand_built({consecutive(0, 64)});
+  wide.n = 3000;
+  wide.col_map = {2500};
+  const TwHostPlan wide_plan = make_tw_plan(wide, TwPacking::wgmma_sw128, "test");
+  EXPECT_EQ(wide_plan.window_items, 0);
+  for (const TwItem& item : wide_plan.items) EXPECT_EQ(item.window_end, 0) << "no item has a window";
+  EXPECT_EQ(make_tw_plan(random_tw(64, 4000, 128, 0.99, 41), TwPacking::wgmma_sw128, "test").window_items, 0);
+  // Every column pruned: no item has a tile.
+  EXPECT_EQ(make_tw_plan(random_tw(192, 130, 64, 1.0, 9), TwPacking::wgmma_sw128, "test").window_items, 0);
+}
+
 }  // namespace
 }  // namespace tilesparse::cuda
