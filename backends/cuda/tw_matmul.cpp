@@ -136,7 +136,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   // The tensor-core kernels write a full row-major C in the items' windows where that
   // pays; the CUDA-core kernel has its own epilogue.
   t.row_major_windows = kernel != TwKernel::simt && !t.transposed && !t.compact &&
-                        tw_row_major_windows_pay(m, plan, current_sm_count());
+                        tw_row_major_windows_pay(m, k, plan, current_sm_count());
   t.stream = native(x.stream);
   if (kernel == TwKernel::simt) {
     launch_tw_simt_f32(t);

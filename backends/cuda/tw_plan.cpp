@@ -166,8 +166,8 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
   return plan;
 }
 
-bool tw_row_major_windows_pay(std::int64_t m, const TwPlanShape& plan, int sms) {
-  return plan.window_items > 0 && (m + 127) / 128 * plan.item_count > 2 * static_cast<std::int64_t>(sms);
+bool tw_row_major_windows_pay(std::int64_t m, std::int64_t k, const TwPlanShape& plan, int sms) {
+  return plan.window_items > 0 && plan.bn >= 64 && k <= 1024 && (m + 127) / 128 * plan.window_items >= sms;
 }
 
 int tw_wgmma_row_block(std::int64_t m, std::int64_t kept_items, std::int64_t kept_steps, int sms) {

@@ -36,13 +36,18 @@ enum class TwDenseTiles : int { near_full, all };
 // it would fire.
 bool tw_row_major_dense_pays(const TwWeight& w);
 
-// Whether a full row-major C of M rows is written in the plan's windows
-// (TwItem::window_begin): where it has them and its launch, at 128 activation rows per
-// CTA and every item launched, would take more than one wave of two CTAs per SM. Within
-// one wave the pruned-column CTAs run beside the kept ones, their scattered stores
-// overlapping the math, and the windows measured slower there (H200, bench/NOTES.md
-// "ninth": attn-out and ffn2 at 90%, 11% slower); past it the windows took 10-31% off.
-bool tw_row_major_windows_pay(std::int64_t m, const TwPlanShape& plan, int sms);
+// Whether a full row-major C of M rows (K the weight's rows) is written in the plan's
+// windows (TwItem::window_begin). Measured on the H200 (bench/NOTES.md "ninth", 745
+// row-major rows with and without): where it holds, the windows took up to 40% off
+// (qkv- and ffn1-like shapes, K <= 1024 and N >= 3K, at 10-90%), against:
+//  * items of 32 columns (G <= 32): 2-11% slower at 0-50%, windows of a few 8-column
+//   groups whose partial first and last groups are stored element by element;
+//  * K > 1024: C's bytes are a small share of the work (1/K per flop), and the rows
+//   moved by -10% to +10%, most of them slower;
+//  * fewer CTAs writing windows (items with a tile x 128-row blocks) than SMs: each
+//   writes the columns of several SMs' share after its math (90% sparsity on N = 1024:
+//   11-26% slower), where the pruned-column CTAs spread the same stores over the GPU.
+bool tw_row_major_windows_pay(std::int64_t m, std::int64_t k, const TwPlanShape& plan, int sms);
 
 // Throws Error (naming `op`) when K or N do not fit int32, or when `dense` is `all` for a
 // packing or K it does not apply to (simt_rows, K not a multiple of 64).

@@ -211,16 +211,16 @@ TEST_P(GpuTw, TilesWithoutKeptRowsWriteTheEpilogue) {
 TEST_P(GpuTw, PrunedColumnsInRowMajorWindowsAndPastThem) {
   TILESPARSE_SKIP_WITHOUT_GPU();
   // The tensor-core kernels write a row-major C's pruned columns in the windows of the
-  // items around them (TwItem::window_begin) where the launch takes more than one wave
-  // of 128-row CTAs (tw_row_major_windows_pay): windows of ~50-100 columns at G 32, many
-  // starting and ending off a multiple of 8 (M 1100: register gathers; N 8201: no
+  // items around them (TwItem::window_begin) where tw_row_major_windows_pay says so (on
+  // a GPU of up to 132 SMs, the first five cases): windows of ~100-170 columns at G 64,
+  // many starting and ending off a multiple of 8 (M 1300: register gathers; N 4700: no
   // 16-byte stores; K 72: a partial step); G 128 at 75%; 0%, where the windows are the
-  // items' runs. Then plans without windows (99%: past kTwMaxWindowBlocks) and a launch
-  // of one wave, whose pruned columns keep their own items. The transposed layout and
+  // items' runs. Then a plan without windows (99%: past kTwMaxWindowBlocks) and items of
+  // 32 columns, whose pruned columns keep their own items. The transposed layout and
   // fp32 run the same cases.
-  for (const Case& c : {Case{1100, 64, 1280, 32, 0.5}, Case{136, 64, 8201, 32, 0.75}, Case{520, 72, 2300, 32, 0.7},
-                        Case{1500, 64, 3000, 128, 0.75}, Case{1100, 64, 2000, 64, 0.0}, Case{64, 128, 3000, 128, 0.99},
-                        Case{264, 128, 1000, 32, 0.6}})
+  for (const Case& c : {Case{1300, 64, 1280, 64, 0.5}, Case{136, 64, 16400, 64, 0.75}, Case{520, 72, 4700, 64, 0.7},
+                        Case{1500, 64, 3000, 128, 0.75}, Case{1100, 64, 2048, 64, 0.0}, Case{64, 128, 3000, 128, 0.99},
+                        Case{1100, 64, 1280, 32, 0.5}})
     expect_matches(p, dt, c, layout, kernel, Activation::gelu, true);
 }
 

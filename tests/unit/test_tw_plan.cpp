@@ -333,19 +333,25 @@ TEST(TwPlan, RowMajorWindowsCutTheColumnsAmongTheItems) {
   EXPECT_EQ(plan.window_items, 3);
 }
 
-TEST(TwPlan, RowMajorWindowsWhereTheLaunchTakesMoreThanOneWave) {
+TEST(TwPlan, RowMajorWindowsWhereTheyMeasuredFaster) {
   const int sms = 132;
   TwPlanShape plan;
+  plan.bn = 128;
   plan.item_count = 24;
   plan.window_items = 12;
-  EXPECT_TRUE(tw_row_major_windows_pay(4096, plan, sms));   // 32 x 24 = 768 CTAs
-  EXPECT_FALSE(tw_row_major_windows_pay(1408, plan, sms));  // 11 x 24 = 264: one wave
-  EXPECT_TRUE(tw_row_major_windows_pay(1409, plan, sms));   // 12 x 24
-  plan.item_count = 8;
-  EXPECT_FALSE(tw_row_major_windows_pay(4096, plan, sms));  // 256 CTAs (attn-out, ffn2)
-  plan.item_count = 24;
+  EXPECT_TRUE(tw_row_major_windows_pay(4096, 1024, plan, sms));   // 32 x 12 = 384 CTAs with windows
+  EXPECT_TRUE(tw_row_major_windows_pay(1408, 1024, plan, sms));   // 11 x 12 = 132: one per SM
+  EXPECT_FALSE(tw_row_major_windows_pay(1280, 1024, plan, sms));  // 10 x 12 = 120
+  EXPECT_TRUE(tw_row_major_windows_pay(1280, 1024, plan, 120));
+  EXPECT_FALSE(tw_row_major_windows_pay(4096, 1025, plan, sms)) << "K past 1024";
+  plan.bn = 32;
+  EXPECT_FALSE(tw_row_major_windows_pay(4096, 1024, plan, sms)) << "items of 32 columns";
+  plan.bn = 64;
+  EXPECT_TRUE(tw_row_major_windows_pay(4096, 768, plan, sms));
+  plan.window_items = 4;
+  EXPECT_FALSE(tw_row_major_windows_pay(4096, 1024, plan, sms)) << "128 CTAs with windows on 132 SMs";
   plan.window_items = 0;
-  EXPECT_FALSE(tw_row_major_windows_pay(4096, plan, sms)) << "a plan without windows";
+  EXPECT_FALSE(tw_row_major_windows_pay(4096, 1024, plan, sms)) << "a plan without windows";
 }
 
 TEST(TwPlan, NoWindowsWhereTheItemsDoNotCutTheColumns) {
