@@ -266,7 +266,8 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
   };
   std::int32_t row_indices[2][kChunksPerThread];  // by step parity
   if constexpr (G == Gather::transposed_async) {
-    if (at.item < x.kept_items) {
+    // Not when every item with kept rows is a run (as at 0%): runs never read them.
+    if (x.has_gathered_items && at.item < x.kept_items) {
       load_row_indices(0, row_indices[0]);
       load_row_indices(1, row_indices[1]);
     }
