@@ -36,7 +36,8 @@ struct TwLaunch : TwPlanShape {
   bool compact = false;
   std::int64_t n_out = 0;
   // A full row-major C written in the items' windows (TwPlanShape::window_items > 0; set
-  // by tw_matmul.cpp for the tensor-core kernels): only the items with a tile are launched.
+  // by tw_matmul.cpp for the tensor-core kernels, never with `accumulate`): only the
+  // items with a tile are launched.
   bool row_major_windows = false;
   cudaStream_t stream = nullptr;
 };

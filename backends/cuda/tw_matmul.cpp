@@ -135,7 +135,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   t.n_out = x.compact_output ? x.w.kept_columns() : n;
   // The tensor-core kernels write a full row-major C in the items' windows where that
   // pays; the CUDA-core kernel has its own epilogue.
-  t.row_major_windows = kernel != TwKernel::simt && !t.transposed && !t.compact &&
+  t.row_major_windows = kernel != TwKernel::simt && !t.transposed && !t.compact && !t.accumulate &&
                         tw_row_major_windows_pay(m, k, plan, current_sm_count());
   t.stream = native(x.stream);
   if (kernel == TwKernel::simt) {

@@ -119,12 +119,22 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
           for (int t = 0; t < 8 && m + t < x.m; ++t) store_value(out + t, finish(v[t], col_bias[col], out + t));
         }
       }
-    } else if (x.row_major_windows) {
+    } else if (x.row_major_windows) {  // never with x.accumulate (tw_matmul.cpp)
       // The item's window of each of its C rows (TwItem::window_begin): its columns and
       // the pruned ones among them, as groups of 8 consecutive columns, one 16-byte store
-      // per group and row where the group lies inside the window and C allows. Lanes take
+      // per group and row where the group lies inside the window and C allows. First the
+      // bias and activation of the kept sums, once per element in the staging; a pruned
+      // column's value, activation(bias), is the same in every row. Lanes take
       // consecutive groups (a warp writes 512 contiguous bytes of a row), each finding its
       // group's kept columns once in the item's increasing column list.
+      float* sums = reinterpret_cast<float*>(smem);
+      if (x.bias != nullptr || decltype(activation)::value != 0) {
+        for (int i = tid; i < BM * BN; i += threads) {
+          const int r = i / BN, j = i % BN;
+          if (j < item.cols) sums[r * kPitch + j] = activate(sums[r * kPitch + j] + col_bias[j], activation);
+        }
+        sync();
+      }
       const std::int32_t lo = item.window_begin, hi = item.window_end;
       const int first_group = lo / 8, groups = (hi + 7) / 8 - first_group;
       const int lanes = min(groups, threads), row_lanes = threads / lanes;
@@ -143,33 +153,41 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
           }
         }
         int staged_col[8];  // -1: a pruned column (or one outside the window)
-        float bias[8];
+        float pruned[8];    // activation(bias) of a pruned column
 #pragma unroll
         for (int t = 0; t < 8; ++t) {
           const std::int32_t col = c0 + t;
           const bool kept = j < item.cols && col_index[j] == col;
           staged_col[t] = kept ? j++ : -1;
-          bias[t] = x.bias != nullptr && col >= lo && col < hi ? x.bias[col] : 0.0f;
+          pruned[t] = activate(x.bias != nullptr && col >= lo && col < hi ? x.bias[col] : 0.0f, activation);
         }
         const bool whole = vector && c0 >= lo && c0 + 8 <= hi;
-        // All 8 kept, as 8 consecutive staged sums starting on a 16-byte boundary (the
-        // runs of low sparsities): two 16-byte shared loads instead of 8 single ones.
+        // All 8 kept, 8 consecutive staged values starting on a 16-byte boundary (the runs
+        // of low sparsities): two 16-byte shared loads instead of 8 single ones.
         const bool staged_run = whole && staged_col[0] >= 0 && staged_col[0] % 4 == 0 && staged_col[7] == staged_col[0] + 7;
         for (int r = row_lane; r < BM && m0 + r < x.m; r += row_lanes) {
-          const float* staged_row = staged + r * kPitch;
-          T* out = c + (m0 + r) * x.n_out + c0;
+          const float* row = sums + r * kPitch;
+          float v[8];
           if (staged_run) {
-            store8_staged(out, staged_row + staged_col[0], bias, 1);
-            continue;
-          }
-          float sums[8];
+            const float4 a = reinterpret_cast<const float4*>(row + staged_col[0])[0];
+            const float4 b = reinterpret_cast<const float4*>(row + staged_col[0])[1];
+            v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+          } else {
 #pragma unroll
-          for (int t = 0; t < 8; ++t) sums[t] = staged_col[t] >= 0 ? staged_row[staged_col[t]] : 0.0f;
+            for (int t = 0; t < 8; ++t) v[t] = staged_col[t] >= 0 ? row[staged_col[t]] : pruned[t];
+          }
+          union {
+            uint4 u;
+            T t[8];
+          } pack;
+#pragma unroll
+          for (int t = 0; t < 8; ++t) store_value(&pack.t[t], v[t]);
+          T* out = c + (m0 + r) * x.n_out + c0;
           if (whole) {
-            store8(out, sums, bias, 1);
+            *reinterpret_cast<uint4*>(out) = pack.u;
           } else {
             for (int t = 0; t < 8; ++t)
-              if (c0 + t >= lo && c0 + t < hi) store_value(out + t, finish(sums[t], bias[t], out + t));
+              if (c0 + t >= lo && c0 + t < hi) out[t] = pack.t[t];
           }
         }
       }
