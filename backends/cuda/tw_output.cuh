@@ -122,13 +122,20 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
     } else if (x.row_major_windows) {  // never with x.accumulate (tw_matmul.cpp)
       // The item's window of each of its C rows (TwItem::window_begin): its columns and
       // the pruned ones among them, as groups of 8 consecutive columns, one 16-byte store
-      // per group and row where the group lies inside the window and C allows. First the
-      // bias and activation of the kept sums, once per element in the staging; a pruned
-      // column's value, activation(bias), is the same in every row. Lanes take
+      // per group and row where the group lies inside the window and C allows. A pruned
+      // column's value, activation(bias), is the same in every row: once per group and
+      // thread. Where the window holds pruned columns, the bias and activation of the kept
+      // sums are applied first, once per element in the staging, as the groups mix kept and
+      // pruned columns lane by lane (per element in the store loop, GELU then ran for
+      // every column of C: bias-GELU ffn1 at 75% 63.6 against 97.8 µs, bench/NOTES.md
+      // "ninth"); where the window is the item's own run (as at 0%), in the store loop,
+      // beside the stores (in the staging first: 99.0 against 81.0 µs at 0%). Lanes take
       // consecutive groups (a warp writes 512 contiguous bytes of a row), each finding its
       // group's kept columns once in the item's increasing column list.
       float* sums = reinterpret_cast<float*>(smem);
-      if (x.bias != nullptr || decltype(activation)::value != 0) {
+      const bool in_staging = item.window_end - item.window_begin > item.cols &&
+                              (x.bias != nullptr || decltype(activation)::value != 0);
+      if (in_staging) {
         for (int i = tid; i < BM * BN; i += threads) {
           const int r = i / BN, j = i % BN;
           if (j < item.cols) sums[r * kPitch + j] = activate(sums[r * kPitch + j] + col_bias[j], activation);
@@ -153,13 +160,14 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
           }
         }
         int staged_col[8];  // -1: a pruned column (or one outside the window)
-        float pruned[8];    // activation(bias) of a pruned column
+        float bias[8], pruned[8];  // pruned: activation(bias) of a pruned column
 #pragma unroll
         for (int t = 0; t < 8; ++t) {
           const std::int32_t col = c0 + t;
           const bool kept = j < item.cols && col_index[j] == col;
           staged_col[t] = kept ? j++ : -1;
-          pruned[t] = activate(x.bias != nullptr && col >= lo && col < hi ? x.bias[col] : 0.0f, activation);
+          bias[t] = x.bias != nullptr && col >= lo && col < hi ? x.bias[col] : 0.0f;
+          pruned[t] = activate(bias[t], activation);
         }
         const bool whole = vector && c0 >= lo && c0 + 8 <= hi;
         // All 8 kept, 8 consecutive staged values starting on a 16-byte boundary (the runs
@@ -175,6 +183,11 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
           } else {
 #pragma unroll
             for (int t = 0; t < 8; ++t) v[t] = staged_col[t] >= 0 ? row[staged_col[t]] : pruned[t];
+          }
+          if (!in_staging) {  // every column of the window kept (or nothing to apply)
+#pragma unroll
+            for (int t = 0; t < 8; ++t)
+              if (staged_col[t] >= 0) v[t] = activate(v[t] + bias[t], activation);
           }
           union {
             uint4 u;
