@@ -133,8 +133,9 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
       // consecutive groups (a warp writes 512 contiguous bytes of a row), each finding its
       // group's kept columns once in the item's increasing column list.
       float* sums = reinterpret_cast<float*>(smem);
-      const bool in_staging = item.window_end - item.window_begin > item.cols &&
-                              (x.bias != nullptr || decltype(activation)::value != 0);
+      const bool applies = x.bias != nullptr || decltype(activation)::value != 0;
+      const bool in_staging = applies && item.window_end - item.window_begin > item.cols;
+      const bool in_store_loop = applies && !in_staging;
       if (in_staging) {
         for (int i = tid; i < BM * BN; i += threads) {
           const int r = i / BN, j = i % BN;
@@ -184,7 +185,7 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
 #pragma unroll
             for (int t = 0; t < 8; ++t) v[t] = staged_col[t] >= 0 ? row[staged_col[t]] : pruned[t];
           }
-          if (!in_staging) {  // every column of the window kept (or nothing to apply)
+          if (in_store_loop) {  // every column of the window kept
 #pragma unroll
             for (int t = 0; t < 8; ++t)
               if (staged_col[t] >= 0) v[t] = activate(v[t] + bias[t], activation);
