@@ -161,14 +161,16 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
           }
         }
         int staged_col[8];  // -1: a pruned column (or one outside the window)
-        float bias[8], pruned[8];  // pruned: activation(bias) of a pruned column
+        // pruned: activation(bias) of a pruned column. Only a window with pruned columns
+        // stores it; elsewhere bias is 0 without activation, or every stored column is kept.
+        float bias[8], pruned[8];
 #pragma unroll
         for (int t = 0; t < 8; ++t) {
           const std::int32_t col = c0 + t;
           const bool kept = j < item.cols && col_index[j] == col;
           staged_col[t] = kept ? j++ : -1;
           bias[t] = x.bias != nullptr && col >= lo && col < hi ? x.bias[col] : 0.0f;
-          pruned[t] = activate(bias[t], activation);
+          pruned[t] = in_staging ? activate(bias[t], activation) : bias[t];
         }
         const bool whole = vector && c0 >= lo && c0 + 8 <= hi;
         // All 8 kept, 8 consecutive staged values starting on a 16-byte boundary (the runs
