@@ -17,9 +17,10 @@ struct TwLaunch : TwPlanShape {
   void* c = nullptr;        // C (M x N) row-major, or Cᵀ (N x M) when transposed
   std::int64_t m = 0, k = 0, n = 0;
   bool transposed = false;
-  // Row-major layout only, or null: Aᵀ (K x M) copied from A by launch_transpose, which
-  // the tensor-core kernels gather from (whole rows, coalesced) instead of A's scattered
-  // columns; C stays row-major.
+  // Row-major layout only, or null: Aᵀ (K x M) copied from A by launch_row_major_pass,
+  // which the tensor-core kernels gather from (whole rows, coalesced) instead of A's
+  // scattered columns; C stays row-major. Where the pass copied only the K rows the
+  // weight keeps, the plan is the weight's on those rows (tw_on_kept_rows) and k their count.
   const void* a_transposed = nullptr;
   const TwItem* items = nullptr;
   // The kept items' CTAs all fit in one wave (set by the wgmma launcher): raster_position
@@ -39,22 +40,47 @@ struct TwLaunch : TwPlanShape {
   // by tw_matmul.cpp for the tensor-core kernels, never with `accumulate`): only the
   // items with a tile are launched.
   bool row_major_windows = false;
+  // A full row-major C that launch_row_major_pass has filled with activation(bias) (set by
+  // tw_matmul.cpp, never with `accumulate`): only the items with kept rows are launched.
+  bool pruned_columns_filled = false;
   cudaStream_t stream = nullptr;
 };
 
-// The items a launch runs (x.items[0, launched_items(x))): all of them, or those with
-// a tile when they write C in row-major windows.
-inline std::int64_t launched_items(const TwLaunch& x) { return x.row_major_windows ? x.window_items : x.item_count; }
+// The items a launch runs (x.items[0, launched_items(x))): all of them; those with a tile
+// when they write C in row-major windows; those with kept rows over a filled C.
+inline std::int64_t launched_items(const TwLaunch& x) {
+  return x.row_major_windows ? x.window_items : x.pruned_columns_filled ? x.kept_items : x.item_count;
+}
 
 // The wgmma kernel reads row-major A in place, as TMA boxes, and the launcher makes no Aᵀ
 // copy, when no item is gathered (every item with kept rows a run, TwItem::run_start, as
 // at 0% sparsity) and A allows TMA (16-byte aligned base and row pitch: K % 8 == 0).
+// Never once the launcher has made the copy: a plan on the kept rows (x.k their count)
+// may have no gathered item and still read them from the copy.
 inline bool wgmma_reads_row_major_a_in_place(const TwLaunch& x) {
-  return !x.transposed && !x.has_gathered_items && x.k % 8 == 0 && reinterpret_cast<std::uintptr_t>(x.a) % 16 == 0;
+  return !x.transposed && x.a_transposed == nullptr && !x.has_gathered_items && x.k % 8 == 0 &&
+         reinterpret_cast<std::uintptr_t>(x.a) % 16 == 0;
 }
 
-// out (cols x rows) = inᵀ for a row-major rows x cols matrix of 16-bit values.
-void launch_transpose(const void* in, void* out, std::int64_t rows, std::int64_t cols, cudaStream_t stream);
+// The pass before a row-major call of the tensor-core kernels (row_major_pass.cu), one
+// launch of 16-bit values: Aᵀ, a copy of A's kept columns as rows (whole, so the kernels
+// gather them coalesced), and, when c is set, C filled with activation(bias) (the
+// kernel then writes only the columns of the tiles with kept rows:
+// TwLaunch::pruned_columns_filled).
+struct RowMajorPass {
+  const void* a = nullptr;  // A, m x k, row-major
+  std::int64_t m = 0, k = 0;
+  // The columns of A copied, ascending (a_col_count of them), or null: all k.
+  const std::int32_t* a_cols = nullptr;
+  std::int64_t a_col_count = 0;
+  void* a_transposed = nullptr;  // (a_cols ? a_col_count : k) x m
+  void* c = nullptr;             // C (m x n, row-major) to fill, or null
+  std::int64_t n = 0;
+  const float* bias = nullptr;  // n values, or null
+  int activation = 0;           // as TwLaunch::activation
+  cudaStream_t stream = nullptr;
+};
+void launch_row_major_pass(const RowMajorPass& p, DType dtype);
 
 // f16/bf16, fp32 accumulation, sm_90a tensor cores (wgmma); values packed wgmma_sw128.
 void launch_tw_wgmma(const TwLaunch& x, DType dtype);

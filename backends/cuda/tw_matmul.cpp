@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,15 +28,28 @@ struct TwPlan : TwPlanShape {
   gpu::DeviceBuffer items, rows, cols, values;
 };
 
-// What a TW weight keeps on the device: a plan per packing and dense-tile rule its kernels
-// read (a weight run by both tensor-core kernels, e.g. when a benchmark forces one, holds
-// both packings; one called with both layouts may hold both wgmma rules), and the
-// scratch for Aᵀ of row-major calls, grown as needed. A TEW weight's plans come from
+// Which plan of a weight: its packing, dense-tile rule, and whether it is the weight on
+// its kept K rows alone (tw_on_kept_rows), for row-major calls whose pass copies only those.
+using TwPlanKey = std::tuple<TwPacking, TwDenseTiles, bool>;
+
+// The K rows a weight keeps, for row-major calls whose pass copies A (tw_kept_k_rows):
+// on the device when copying only them pays (tw_copy_kept_rows_pays), else none.
+struct KeptKRows {
+  bool copy_only_them = false;
+  std::vector<std::int32_t> host;
+  gpu::DeviceBuffer rows;
+};
+
+// What a TW weight keeps on the device: the plans its calls have read (a weight run by
+// both tensor-core kernels, e.g. when a benchmark forces one, holds both packings; one
+// called with both layouts may hold both wgmma rules and its plan on the kept rows), and
+// the scratch for Aᵀ of row-major calls, grown as needed. A TEW weight's plans come from
 // TewWeight::merged() on the tensor cores and from its TW part on the CUDA cores; the
 // two never meet in one state, as the weight's dtype picks one or the other (fp32: simt).
 struct TwState : gpu::VendorState {
-  std::map<std::pair<TwPacking, TwDenseTiles>, TwPlan> plans;
+  std::map<TwPlanKey, TwPlan> plans;
   std::optional<bool> row_major_dense_pays;  // tw_row_major_dense_pays, once per weight
+  std::optional<KeptKRows> kept_k_rows;      // once per weight
   gpu::DeviceBuffer a_transposed;
 };
 
@@ -76,6 +90,15 @@ const TwWeight& tw_part(const Weight& w) {
   return std::get<TwWeight>(w);
 }
 
+// The plan's arrays and scalars into t.
+void use_plan(TwLaunch& t, const TwPlan& plan) {
+  static_cast<TwPlanShape&>(t) = plan;
+  t.items = static_cast<const TwItem*>(plan.items.data());
+  t.rows = static_cast<const std::int32_t*>(plan.rows.data());
+  t.cols = static_cast<const std::int32_t*>(plan.cols.data());
+  t.values = plan.values.data();
+}
+
 void run(const Args& x, TwKernel kernel, bool tew) {
   const char* op = tew ? "matmul[tew]" : "matmul[tw]";
   auto& impl = x.w.impl();
@@ -84,6 +107,9 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   // TW kernel costs at 0%, where the CUDA-core residual pass cost 3-5x more at every
   // measured δ and sparsity (H200, bench/NOTES.md). fp32 TEW: the TW part plus the pass.
   const bool with_residual = tew && kernel == TwKernel::simt;
+  const auto plan_weight = [&] {
+    return tew && !with_residual ? std::get<TewWeight>(*impl.host).merged() : tw_part(*impl.host);
+  };
   const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
   // Row-major A on the wgmma kernel: every kept tile dense where that pays, so that A is
   // read in place instead of copied to Aᵀ (tw_row_major_dense_pays). Not for TEW, whose
@@ -93,13 +119,16 @@ void run(const Args& x, TwKernel kernel, bool tew) {
     if (!state.row_major_dense_pays) state.row_major_dense_pays = tw_row_major_dense_pays(tw_part(*impl.host));
     if (*state.row_major_dense_pays) dense = TwDenseTiles::all;
   }
-  auto found = state.plans.find({packing, dense});
-  if (found == state.plans.end()) {
-    TwPlan plan = tew && !with_residual ? make_plan(std::get<TewWeight>(*impl.host).merged(), packing, dense, op)
-                                        : make_plan(tw_part(*impl.host), packing, dense, op);
-    found = state.plans.emplace(std::pair{packing, dense}, std::move(plan)).first;
-  }
-  const TwPlan& plan = found->second;
+  const auto plan_for = [&](bool on_kept_rows) -> const TwPlan& {
+    const TwPlanKey key{packing, dense, on_kept_rows};
+    auto found = state.plans.find(key);
+    if (found == state.plans.end()) {
+      const TwWeight w = on_kept_rows ? tw_on_kept_rows(plan_weight(), state.kept_k_rows->host) : plan_weight();
+      found = state.plans.emplace(key, make_plan(w, packing, dense, op)).first;
+    }
+    return found->second;
+  };
+  const TwPlan& plan = plan_for(false);
   const std::int64_t m = x.m(), k = x.w.k(), n = x.w.n();
   if (m == 0 || n == 0) return;
   if (with_residual) {
@@ -117,17 +146,13 @@ void run(const Args& x, TwKernel kernel, bool tew) {
     launch_csr_residual_f32(r);
   }
   TwLaunch t;
-  static_cast<TwPlanShape&>(t) = plan;
+  use_plan(t, plan);
   t.a = x.a.data();
   t.c = x.c.data();
   t.m = m;
   t.k = k;
   t.n = n;
   t.transposed = x.transposed();
-  t.items = static_cast<const TwItem*>(plan.items.data());
-  t.rows = static_cast<const std::int32_t*>(plan.rows.data());
-  t.cols = static_cast<const std::int32_t*>(plan.cols.data());
-  t.values = plan.values.data();
   t.bias = x.bias;
   t.activation = static_cast<int>(x.activation);
   t.accumulate = with_residual;
@@ -142,18 +167,48 @@ void run(const Args& x, TwKernel kernel, bool tew) {
     launch_tw_simt_f32(t);
     return;
   }
-  // Tensor cores, row-major A: its kept K columns are scattered along each row; one
-  // transpose pass turns them into whole rows of Aᵀ for the coalesced 16-byte gathers.
-  // Not when the wgmma kernel gathers nothing (every kept tile a run of whole steps: 0%
-  // sparsity, the row-major plan of tw_row_major_dense_pays, or no kept tile) and A allows
-  // TMA (K % 8 == 0, 16-byte aligned): it reads A's runs as TMA boxes in place. A
-  // misaligned A under that plan is still copied, and its dense tiles read the copy.
+  // Tensor cores, row-major A: its kept K columns are scattered along each row; one pass
+  // copies them into whole rows of Aᵀ for the coalesced 16-byte gathers: all of A, or
+  // only the columns some tile keeps, with the plan of the weight on those rows, where
+  // that pays. The same pass fills C with activation(bias) where that pays, and the
+  // kernel then writes only the tiles' columns. No pass when the wgmma kernel gathers
+  // nothing (every kept tile a run of whole steps: 0% sparsity, the row-major plan of
+  // tw_row_major_dense_pays, or no kept tile) and A allows TMA (K % 8 == 0, 16-byte
+  // aligned): it reads A's runs as TMA boxes in place. A misaligned A under that plan is
+  // still copied, and its dense tiles read the copy.
   const bool reads_a_in_place = kernel == TwKernel::wgmma && wgmma_reads_row_major_a_in_place(t);
   if (!x.transposed() && m % 8 == 0 && k > 0 && !reads_a_in_place) {
-    const std::size_t bytes = static_cast<std::size_t>(m * k) * size_of(x.w.dtype());
+    if (!state.kept_k_rows) {
+      KeptKRows kept;
+      kept.host = tw_kept_k_rows(plan_weight());
+      kept.copy_only_them = tw_copy_kept_rows_pays(k, static_cast<std::int64_t>(kept.host.size()));
+      if (kept.copy_only_them) kept.rows = upload_vector(kept.host);
+      state.kept_k_rows = std::move(kept);
+    }
+    RowMajorPass pass;
+    pass.a = x.a.data();
+    pass.m = m;
+    pass.k = k;
+    if (state.kept_k_rows->copy_only_them && dense == TwDenseTiles::near_full) {
+      use_plan(t, plan_for(true));
+      t.k = static_cast<std::int64_t>(state.kept_k_rows->host.size());
+      pass.a_cols = static_cast<const std::int32_t*>(state.kept_k_rows->rows.data());
+      pass.a_col_count = t.k;
+    }
+    const std::size_t bytes = static_cast<std::size_t>(m * t.k) * size_of(x.w.dtype());
     if (state.a_transposed.bytes() < bytes) state.a_transposed = gpu::DeviceBuffer(bytes);
-    launch_transpose(x.a.data(), state.a_transposed.data(), m, k, native(x.stream));
-    t.a_transposed = state.a_transposed.data();
+    pass.a_transposed = state.a_transposed.data();
+    t.a_transposed = pass.a_transposed;
+    t.pruned_columns_filled = !t.compact && !t.row_major_windows && !t.accumulate && t.kept_items < t.item_count &&
+                              tw_fill_row_major_c_pays(n, x.w.kept_columns());
+    if (t.pruned_columns_filled) {
+      pass.c = t.c;
+      pass.n = n;
+      pass.bias = t.bias;
+      pass.activation = t.activation;
+    }
+    pass.stream = t.stream;
+    launch_row_major_pass(pass, x.w.dtype());
   }
   if (kernel == TwKernel::wgmma) {
     launch_tw_wgmma(t, x.w.dtype());

@@ -166,6 +166,34 @@ TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op, Tw
   return plan;
 }
 
+std::vector<std::int32_t> tw_kept_k_rows(const TwWeight& w) {
+  std::vector<bool> kept(static_cast<std::size_t>(w.k), false);
+  for (const std::int32_t r : w.row_idx) {
+    require(r >= 0 && r < w.k, "tw_kept_k_rows", "a tile keeps row " + std::to_string(r) + " outside [0, K)");
+    kept[static_cast<std::size_t>(r)] = true;
+  }
+  std::vector<std::int32_t> rows;
+  for (std::int64_t r = 0; r < w.k; ++r)
+    if (kept[static_cast<std::size_t>(r)]) rows.push_back(static_cast<std::int32_t>(r));
+  return rows;
+}
+
+TwWeight tw_on_kept_rows(const TwWeight& w, const std::vector<std::int32_t>& rows) {
+  std::vector<std::int32_t> place(static_cast<std::size_t>(w.k), -1);
+  for (std::size_t i = 0; i < rows.size(); ++i) place[static_cast<std::size_t>(rows[i])] = static_cast<std::int32_t>(i);
+  TwWeight on = w;
+  on.k = static_cast<std::int64_t>(rows.size());
+  for (std::int32_t& r : on.row_idx) {
+    r = place[static_cast<std::size_t>(r)];
+    require(r >= 0, "tw_on_kept_rows", "a tile keeps a row the list does not hold");
+  }
+  return on;
+}
+
+bool tw_copy_kept_rows_pays(std::int64_t k, std::int64_t kept) { return kept > 0 && 20 * kept <= 17 * k; }
+
+bool tw_fill_row_major_c_pays(std::int64_t n, std::int64_t kept_columns) { return 2 * kept_columns <= n; }
+
 bool tw_row_major_windows_pay(std::int64_t m, std::int64_t k, const TwPlanShape& plan, int sms) {
   return plan.window_items > 0 && plan.bn >= 64 && k <= 1024 && (m + 127) / 128 * plan.window_items >= sms;
 }

@@ -49,6 +49,29 @@ bool tw_row_major_dense_pays(const TwWeight& w);
 //   11-26% slower), where the pruned-column CTAs spread the same stores over the GPU.
 bool tw_row_major_windows_pay(std::int64_t m, std::int64_t k, const TwPlanShape& plan, int sms);
 
+// The K rows some tile of w keeps, ascending: the columns of a row-major A a call reads.
+std::vector<std::int32_t> tw_kept_k_rows(const TwWeight& w);
+// w on those rows alone: K = rows.size() and each tile's kept rows renumbered to their
+// places in `rows` (= tw_kept_k_rows(w)), so that A · w = A[:, rows] · the result. The
+// plan of a row-major call whose pass copies only those columns of A (RowMajorPass).
+TwWeight tw_on_kept_rows(const TwWeight& w, const std::vector<std::int32_t>& rows);
+
+// Whether the row-major pass copies only the kept K rows (kept of k) into Aᵀ: where they
+// are at most 85% of K. Measured on the H200 (bench/NOTES.md "tenth", the row-major
+// sweep at 30-99%, C filled in both runs): with kept rows under 80% of K every row ran
+// faster (ffn2 at 99%, 10% of K: 50.0 -> 34.8 µs); at 80-85% 0.94-1.00x; past 88% the
+// one-value reads of scattered columns cost more than the rows saved (up to 4% slower).
+bool tw_copy_kept_rows_pays(std::int64_t k, std::int64_t kept);
+
+// Whether the row-major pass fills a full row-major C (kept_columns of n kept) with
+// activation(bias), so that the kernel writes only the tiles' columns: where at least
+// half of the columns are pruned. Measured on the H200 (bench/NOTES.md "tenth"): where
+// the windows do not fire, with under half of the columns kept the rows ran 0.48-1.03x
+// (geomean 0.67x at 10-20% kept, 0.96x at 40-45%; qkv at 95% 57.8 -> 37.0 µs), the six
+// slower ones by 1-3% (bert-base attn-out at 90-99%, ffn2-like shapes); with half or
+// more kept, +-1% (C written twice costs what the scattered pruned columns save).
+bool tw_fill_row_major_c_pays(std::int64_t n, std::int64_t kept_columns);
+
 // Throws Error (naming `op`) when K or N do not fit int32, or when `dense` is `all` for a
 // packing or K it does not apply to (simt_rows, K not a multiple of 64).
 TwHostPlan make_tw_plan(const TwWeight& w, TwPacking packing, const char* op,

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/cuda/tw_plan.hpp"
 #include "conformance/gpu_test_util.hpp"
 #include "format_test_util.hpp"
 
@@ -222,6 +223,29 @@ TEST_P(GpuTw, PrunedColumnsInRowMajorWindowsAndPastThem) {
                         Case{1500, 64, 3000, 128, 0.75}, Case{1100, 64, 2048, 64, 0.0}, Case{64, 128, 3000, 128, 0.99},
                         Case{1100, 64, 1280, 32, 0.5}})
     expect_matches(p, dt, c, layout, kernel, Activation::gelu, true);
+}
+
+TEST_P(GpuTw, RowMajorPassCopiesTheKeptRowsAndFillsC) {
+  TILESPARSE_SKIP_WITHOUT_GPU();
+  // Row-major A on the tensor cores: the pass before the kernel copies only the K rows the
+  // weight keeps where they are few (tw_copy_kept_rows_pays; the kernel then runs the
+  // weight on them, tw_on_kept_rows) and fills C with activation(bias) where most columns
+  // are pruned (tw_fill_row_major_c_pays; the kernel then writes only the tiles' columns).
+  // The TW cases take both (asserted on the weight; none has windows, too few CTAs):
+  // kept rows not a multiple of 64, tiles of 32 columns, N not a multiple of 8 (the fill
+  // element by element), M not a multiple of 64. TEW's merged weight keeps nearly every
+  // row; the transposed layout and fp32 run the same cases.
+  for (const Case& c : {Case{200, 1024, 520, 64, 0.97}, Case{1000, 256, 4104, 128, 0.995},
+                        Case{136, 1024, 1003, 32, 0.995}}) {
+    const Weight w = tw_weight(p, c, dt);
+    if (p == Pattern::tw) {
+      const auto& tw = std::get<TwWeight>(w);
+      EXPECT_TRUE(cuda::tw_copy_kept_rows_pays(c.k, static_cast<std::int64_t>(cuda::tw_kept_k_rows(tw).size())));
+      EXPECT_TRUE(cuda::tw_fill_row_major_c_pays(c.n, static_cast<std::int64_t>(tw.col_map.size())));
+    }
+    expect_weight_matches(w, dt, c, layout, kernel, Activation::gelu, true);
+    expect_weight_matches(w, dt, c, layout, kernel, Activation::none, false);
+  }
 }
 
 TEST_P(GpuTw, CompactOutputHoldsTheKeptColumns) {

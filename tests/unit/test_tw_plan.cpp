@@ -388,5 +388,43 @@ TEST(TwPlan, NoWindowsWhereTheItemsDoNotCutTheColumns) {
   EXPECT_EQ(make_tw_plan(random_tw(192, 130, 64, 1.0, 9), TwPacking::wgmma_sw128, "test").window_items, 0);
 }
 
+// A row-major call whose pass copies only the K rows the weight keeps runs the weight on
+// those rows: the same product for A's kept columns, every plan rule unchanged.
+TEST(TwPlan, TheWeightOnItsKeptRowsMultipliesTheKeptColumnsOfA) {
+  for (const double sparsity : {0.5, 0.95, 0.99}) {
+    const TwWeight w = random_tw(1024, 1000, 64, sparsity, 23);
+    const std::vector<std::int32_t> rows = tw_kept_k_rows(w);
+    std::vector<bool> kept(1024, false);
+    for (const std::int32_t r : w.row_idx) kept[static_cast<std::size_t>(r)] = true;
+    std::vector<std::int32_t> want;
+    for (std::int32_t r = 0; r < 1024; ++r)
+      if (kept[static_cast<std::size_t>(r)]) want.push_back(r);
+    EXPECT_EQ(rows, want) << "the rows some tile keeps, ascending, each once";
+
+    const TwWeight on = tw_on_kept_rows(w, rows);
+    ASSERT_TRUE(on.validate().ok()) << on.validate().problem;
+    ASSERT_EQ(on.k, static_cast<std::int64_t>(rows.size()));
+    const HostMatrix full = w.to_dense(), restricted = on.to_dense();
+    for (std::int64_t i = 0; i < on.k; ++i)
+      for (std::int64_t j = 0; j < w.n; ++j)
+        ASSERT_EQ(restricted(i, j), full(rows[static_cast<std::size_t>(i)], j)) << "row " << i << " column " << j;
+    EXPECT_EQ(on.col_map, w.col_map);
+    EXPECT_EQ(on.values, w.values);
+  }
+  // A list missing a kept row: refused, by name.
+  const TwWeight w = random_tw(256, 200, 64, 0.9, 24);
+  std::vector<std::int32_t> rows = tw_kept_k_rows(w);
+  rows.pop_back();
+  test::expect_error_mentioning([&] { (void)tw_on_kept_rows(w, rows); }, "tw_on_kept_rows");
+}
+
+TEST(TwPlan, TheRowMajorPassCopiesTheKeptRowsAndFillsCWhereThatPays) {
+  EXPECT_TRUE(tw_copy_kept_rows_pays(1000, 850));
+  EXPECT_FALSE(tw_copy_kept_rows_pays(1000, 851));
+  EXPECT_FALSE(tw_copy_kept_rows_pays(1024, 0)) << "no kept row: nothing to copy";
+  EXPECT_TRUE(tw_fill_row_major_c_pays(3072, 1536));
+  EXPECT_FALSE(tw_fill_row_major_c_pays(3072, 1537));
+}
+
 }  // namespace
 }  // namespace tilesparse::cuda
