@@ -178,6 +178,11 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
         const bool staged_run = whole && staged_col[0] >= 0 && staged_col[0] % 4 == 0 && staged_col[7] == staged_col[0] + 7;
         for (int r = row_lane; r < BM && m0 + r < x.m; r += row_lanes) {
           const float* row = sums + r * kPitch;
+          T* out = c + (m0 + r) * x.n_out + c0;
+          if (staged_run && in_store_loop) {  // 8 kept columns: bias and activation for all, no test per element
+            store8_staged(out, row + staged_col[0], bias, 1);
+            continue;
+          }
           float v[8];
           if (staged_run) {
             const float4 a = reinterpret_cast<const float4*>(row + staged_col[0])[0];
@@ -198,7 +203,6 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
           } pack;
 #pragma unroll
           for (int t = 0; t < 8; ++t) store_value(&pack.t[t], v[t]);
-          T* out = c + (m0 + r) * x.n_out + c0;
           if (whole) {
             *reinterpret_cast<uint4*>(out) = pack.u;
           } else {
