@@ -56,12 +56,9 @@ __device__ __forceinline__ void copy_tile(const RowMajorPass& p, std::int64_t ti
   const int lane = threadIdx.x % kLanes, pass = threadIdx.x / kLanes, c = lane * kVec;
 
   // Load: input rows r0 + i, output columns c0 + c .. c + 3 (A's columns a_cols[...]).
-  std::int32_t col[kVec];  // A's column, -1 past the last (K < 2^31: make_tw_plan)
+  std::int64_t col[kVec];
 #pragma unroll
-  for (int j = 0; j < kVec; ++j) {
-    const std::int64_t i = c0 + c + j;
-    col[j] = i >= k_out ? -1 : p.a_cols != nullptr ? p.a_cols[i] : static_cast<std::int32_t>(i);
-  }
+  for (int j = 0; j < kVec; ++j) col[j] = c0 + c + j >= k_out ? -1 : p.a_cols != nullptr ? p.a_cols[c0 + c + j] : c0 + c + j;
   const bool load_vectors = p.a_cols == nullptr && p.k % kVec == 0;
   for (int i = pass; i < kTile; i += kRowsPerPass) {
     const std::int64_t r = r0 + i;
@@ -124,12 +121,8 @@ __device__ __forceinline__ void fill_c(const RowMajorPass& p, std::int64_t threa
   });
 }
 
-// At most 32 registers, 8 blocks (2048 threads) per SM: the copy's loads in flight, as
-// the transpose kernel before it had them (20 registers); with the fill's code beside
-// it, 40 registers (6 blocks) made the copy ~5% of the row-major 90-99% rows slower
-// (bench/NOTES.md "tenth").
 template <class T>
-__global__ void __launch_bounds__(kThreads, 8) row_major_pass_kernel(RowMajorPass p, std::int64_t copy_blocks,
+__global__ void __launch_bounds__(kThreads) row_major_pass_kernel(RowMajorPass p, std::int64_t copy_blocks,
                                                                   std::int64_t fill_blocks) {
   const std::int64_t block = blockIdx.x;
   if (block < copy_blocks) {
