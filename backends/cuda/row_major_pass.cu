@@ -47,46 +47,59 @@ union Vec4 {
 };
 
 // out (k_out x m) = A's columns a_cols (all of them when null) transposed; A is m x k.
+// Each thread loads its 4 rows' values before it stores any of them (4 loads in flight,
+// where one at a time kept a thread waiting on each in turn), through the read-only path.
 __device__ __forceinline__ void copy_tile(const RowMajorPass& p, std::int64_t tile, std::int64_t k_out) {
+  constexpr int kPasses = kTile / kRowsPerPass;
   __shared__ std::uint16_t staged[kTile][kPitch];
-  const auto* in = static_cast<const std::uint16_t*>(p.a);
-  auto* out = static_cast<std::uint16_t*>(p.a_transposed);
+  const auto* __restrict__ in = static_cast<const std::uint16_t*>(p.a);
+  auto* __restrict__ out = static_cast<std::uint16_t*>(p.a_transposed);
   const std::int64_t tiles_across = (k_out + kTile - 1) / kTile;
   const std::int64_t c0 = tile % tiles_across * kTile, r0 = tile / tiles_across * kTile;
   const int lane = threadIdx.x % kLanes, pass = threadIdx.x / kLanes, c = lane * kVec;
 
-  // Load: input rows r0 + i, output columns c0 + c .. c + 3 (A's columns a_cols[...]).
-  std::int64_t col[kVec];
+  // Load: input rows r0 + pass + 16 i, output columns c0 + c .. c + 3 (A's columns a_cols[...]).
+  std::int32_t col[kVec];  // A's column, -1 past the last (K < 2^31: make_tw_plan)
 #pragma unroll
-  for (int j = 0; j < kVec; ++j) col[j] = c0 + c + j >= k_out ? -1 : p.a_cols != nullptr ? p.a_cols[c0 + c + j] : c0 + c + j;
-  const bool load_vectors = p.a_cols == nullptr && p.k % kVec == 0;
-  for (int i = pass; i < kTile; i += kRowsPerPass) {
-    const std::int64_t r = r0 + i;
-    if (r >= p.m) break;
-    Vec4 x{};
-    if (load_vectors && col[0] >= 0) {
-      x.bits = *reinterpret_cast<const uint2*>(in + r * p.k + col[0]);
+  for (int j = 0; j < kVec; ++j) {
+    const std::int64_t at = c0 + c + j;
+    col[j] = at >= k_out ? -1 : p.a_cols != nullptr ? __ldg(p.a_cols + at) : static_cast<std::int32_t>(at);
+  }
+  const bool load_vectors = p.a_cols == nullptr && p.k % kVec == 0 && col[0] >= 0;
+  Vec4 x[kPasses];
+#pragma unroll
+  for (int i = 0; i < kPasses; ++i) {
+    const std::int64_t r = r0 + pass + i * kRowsPerPass;
+    x[i].bits = make_uint2(0, 0);
+    if (r >= p.m) continue;
+    const std::uint16_t* row = in + r * p.k;
+    if (load_vectors) {
+      x[i].bits = __ldg(reinterpret_cast<const uint2*>(row + col[0]));
     } else {
 #pragma unroll
       for (int j = 0; j < kVec; ++j)
-        if (col[j] >= 0) x.v[j] = in[r * p.k + col[j]];
+        if (col[j] >= 0) x[i].v[j] = __ldg(row + col[j]);
     }
-    for (int j = 0; j < kVec; ++j) staged[i][c + j] = x.v[j];
   }
+#pragma unroll
+  for (int i = 0; i < kPasses; ++i)
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) staged[pass + i * kRowsPerPass][c + j] = x[i].v[j];
   __syncthreads();
 
   // Store: output row c0 + i, columns r0 + c .. c + 3 (input rows).
   const bool store_vectors = p.m % kVec == 0;
+#pragma unroll
   for (int i = pass; i < kTile; i += kRowsPerPass) {
     const std::int64_t oc = c0 + i;
     if (oc >= k_out) break;
-    Vec4 x;
-    for (int j = 0; j < kVec; ++j) x.v[j] = staged[c + j][i];
+    Vec4 y;
+    for (int j = 0; j < kVec; ++j) y.v[j] = staged[c + j][i];
     if (store_vectors && r0 + c < p.m) {
-      *reinterpret_cast<uint2*>(out + oc * p.m + r0 + c) = x.bits;
+      *reinterpret_cast<uint2*>(out + oc * p.m + r0 + c) = y.bits;
     } else {
       for (int j = 0; j < kVec; ++j)
-        if (r0 + c + j < p.m) out[oc * p.m + r0 + c + j] = x.v[j];
+        if (r0 + c + j < p.m) out[oc * p.m + r0 + c + j] = y.v[j];
     }
   }
 }
