@@ -233,10 +233,11 @@ TEST_P(GpuTw, RowMajorPassCopiesTheKeptRowsAndFillsC) {
   // are pruned (tw_fill_row_major_c_pays; the kernel then writes only the tiles' columns).
   // The TW cases take both (asserted on the weight; none has windows, too few CTAs):
   // kept rows not a multiple of 64, tiles of 32 columns, N not a multiple of 8 (the fill
-  // element by element), M not a multiple of 64. TEW's merged weight keeps nearly every
+  // element by element), M not a multiple of 64, K not a multiple of 4 (A read value by
+  // value, a partial last tile of columns). TEW's merged weight keeps nearly every
   // row; the transposed layout and fp32 run the same cases.
   for (const Case& c : {Case{200, 1024, 520, 64, 0.97}, Case{1000, 256, 4104, 128, 0.995},
-                        Case{136, 1024, 1003, 32, 0.995}}) {
+                        Case{136, 1024, 1003, 32, 0.995}, Case{200, 1001, 600, 64, 0.97}}) {
     const Weight w = tw_weight(p, c, dt);
     if (p == Pattern::tw) {
       const auto& tw = std::get<TwWeight>(w);
