@@ -2,12 +2,14 @@
 // whose first blocks copy A's kept columns into Aᵀ and whose other blocks, when asked,
 // fill C with activation(bias).
 //
-// The copy is a transpose through 64 x 64 shared-memory tiles, moving 8 bytes (4 values)
-// per thread and access where the shape allows: each thread reads 4 consecutive columns
-// of an input row and writes 4 consecutive columns of an output row, so both sides are
-// coalesced 8-byte accesses (the 2-byte version ran at about half the copy bandwidth,
-// bench/NOTES.md). Copying the listed columns only, a tile writes only those. Rows of the
-// input whose length is not a multiple of 4 are read value by value; likewise the output.
+// The copy is a transpose through 64 x 64 shared-memory tiles. Copying every column of A,
+// it moves 8 bytes (4 values) per thread and access where the shape allows: each thread
+// reads 4 consecutive columns of an input row and writes 4 consecutive columns of an
+// output row, so both sides are coalesced 8-byte accesses (the 2-byte version ran at
+// about half the copy bandwidth, bench/NOTES.md). Copying the listed columns only, the
+// reads are one value per column (the columns are scattered); the writes are as before.
+// Rows of the input whose length is not a multiple of 4 are read value by value; likewise
+// the output.
 //
 // The fill writes every element of C, 8 per 16-byte store where C allows: the tensor-core
 // kernel then writes only the columns of the tiles with kept rows over it, and the pruned
@@ -27,7 +29,7 @@ namespace tilesparse::cuda {
 
 namespace {
 
-constexpr int kTile = kRowMajorPassTile;  // values per tile side
+constexpr int kTile = 64;             // values per tile side
 constexpr int kVec = 4;               // values per 8-byte access
 constexpr int kLanes = kTile / kVec;  // 16 threads across a tile row
 constexpr int kRowsPerPass = 16;      // 16 x 16 = 256 threads
@@ -44,43 +46,39 @@ union Vec4 {
   std::uint16_t v[kVec];
 };
 
-// Block `tile`: A's rows r0.. and columns k0.. (64 each) into shared memory, then the
-// listed ones among those columns (a_cols; all of them when null) out as rows of Aᵀ, m
-// contiguous. Each thread loads its 4 rows' values before it stores any of them (4 loads
-// in flight, where one at a time kept a thread waiting on each in turn), through the
-// read-only path. The whole tile is read even where few of its columns are listed: the
-// sectors of scattered columns are most of A's anyway (10% of the columns kept touch 81%
-// of them), and one value per load ran at ~1 TB/s (bench/NOTES.md "tenth").
-__device__ __forceinline__ void copy_tile(const RowMajorPass& p, std::int64_t tile) {
+// out (k_out x m) = A's columns a_cols (all of them when null) transposed; A is m x k.
+// Each thread loads its 4 rows' values before it stores any of them (4 loads in flight,
+// where one at a time kept a thread waiting on each in turn), through the read-only path.
+__device__ __forceinline__ void copy_tile(const RowMajorPass& p, std::int64_t tile, std::int64_t k_out) {
   constexpr int kPasses = kTile / kRowsPerPass;
   __shared__ std::uint16_t staged[kTile][kPitch];
   const auto* __restrict__ in = static_cast<const std::uint16_t*>(p.a);
   auto* __restrict__ out = static_cast<std::uint16_t*>(p.a_transposed);
-  const std::int64_t chunks = (p.k + kTile - 1) / kTile;
-  const std::int64_t chunk = tile % chunks, k0 = chunk * kTile, r0 = tile / chunks * kTile;
+  const std::int64_t tiles_across = (k_out + kTile - 1) / kTile;
+  const std::int64_t c0 = tile % tiles_across * kTile, r0 = tile / tiles_across * kTile;
   const int lane = threadIdx.x % kLanes, pass = threadIdx.x / kLanes, c = lane * kVec;
-  // The rows of Aᵀ this tile writes: first, first + 1, ..., count of them.
-  std::int64_t first = k0, count = min(static_cast<std::int64_t>(kTile), p.k - k0);
-  if (p.a_cols != nullptr) {
-    first = __ldg(p.a_col_chunk_first + chunk);
-    count = __ldg(p.a_col_chunk_first + chunk + 1) - first;
-  }
 
-  // Load: input rows r0 + pass + 16 i, columns k0 + c .. c + 3 (zeros past K and M).
-  const bool load_vectors = p.k % kVec == 0;
+  // Load: input rows r0 + pass + 16 i, output columns c0 + c .. c + 3 (A's columns a_cols[...]).
+  std::int32_t col[kVec];  // A's column, -1 past the last (K < 2^31: make_tw_plan)
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) {
+    const std::int64_t at = c0 + c + j;
+    col[j] = at >= k_out ? -1 : p.a_cols != nullptr ? __ldg(p.a_cols + at) : static_cast<std::int32_t>(at);
+  }
+  const bool load_vectors = p.a_cols == nullptr && p.k % kVec == 0 && col[0] >= 0;
   Vec4 x[kPasses];
 #pragma unroll
   for (int i = 0; i < kPasses; ++i) {
     const std::int64_t r = r0 + pass + i * kRowsPerPass;
     x[i].bits = make_uint2(0, 0);
     if (r >= p.m) continue;
-    const std::uint16_t* row = in + r * p.k + k0 + c;
-    if (load_vectors && k0 + c < p.k) {
-      x[i].bits = __ldg(reinterpret_cast<const uint2*>(row));
+    const std::uint16_t* row = in + r * p.k;
+    if (load_vectors) {
+      x[i].bits = __ldg(reinterpret_cast<const uint2*>(row + col[0]));
     } else {
 #pragma unroll
       for (int j = 0; j < kVec; ++j)
-        if (k0 + c + j < p.k) x[i].v[j] = __ldg(row + j);
+        if (col[j] >= 0) x[i].v[j] = __ldg(row + col[j]);
     }
   }
 #pragma unroll
@@ -89,13 +87,14 @@ __device__ __forceinline__ void copy_tile(const RowMajorPass& p, std::int64_t ti
     for (int j = 0; j < kVec; ++j) staged[pass + i * kRowsPerPass][c + j] = x[i].v[j];
   __syncthreads();
 
-  // Store: Aᵀ row first + i (A's column k0 + its offset in the tile), columns r0 + c .. c + 3.
+  // Store: output row c0 + i, columns r0 + c .. c + 3 (input rows).
   const bool store_vectors = p.m % kVec == 0;
-  for (int i = pass; i < count; i += kRowsPerPass) {
-    const int from = p.a_cols != nullptr ? static_cast<int>(__ldg(p.a_cols + first + i) - k0) : i;
-    const std::int64_t oc = first + i;
+#pragma unroll
+  for (int i = pass; i < kTile; i += kRowsPerPass) {
+    const std::int64_t oc = c0 + i;
+    if (oc >= k_out) break;
     Vec4 y;
-    for (int j = 0; j < kVec; ++j) y.v[j] = staged[c + j][from];
+    for (int j = 0; j < kVec; ++j) y.v[j] = staged[c + j][i];
     if (store_vectors && r0 + c < p.m) {
       *reinterpret_cast<uint2*>(out + oc * p.m + r0 + c) = y.bits;
     } else {
@@ -140,7 +139,7 @@ __global__ void __launch_bounds__(kThreads) row_major_pass_kernel(RowMajorPass p
                                                                   std::int64_t fill_blocks) {
   const std::int64_t block = blockIdx.x;
   if (block < copy_blocks) {
-    copy_tile(p, block);
+    copy_tile(p, block, p.a_cols != nullptr ? p.a_col_count : p.k);
   } else {
     fill_c<T>(p, (block - copy_blocks) * kThreads + threadIdx.x, fill_blocks * kThreads);
   }
@@ -149,7 +148,8 @@ __global__ void __launch_bounds__(kThreads) row_major_pass_kernel(RowMajorPass p
 }  // namespace
 
 void launch_row_major_pass(const RowMajorPass& p, DType dtype) {
-  const std::int64_t copy_blocks = (p.k + kTile - 1) / kTile * ((p.m + kTile - 1) / kTile);
+  const std::int64_t k_out = p.a_cols != nullptr ? p.a_col_count : p.k;
+  const std::int64_t copy_blocks = p.m == 0 ? 0 : (k_out + kTile - 1) / kTile * ((p.m + kTile - 1) / kTile);
   // ~8 units of C per fill thread, and at least one thread per unit of a row.
   const std::int64_t row_units = p.n % 8 == 0 && reinterpret_cast<std::uintptr_t>(p.c) % 16 == 0 ? p.n / 8 : p.n;
   const std::int64_t fill_threads =

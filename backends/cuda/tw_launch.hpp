@@ -67,18 +67,13 @@ inline bool wgmma_reads_row_major_a_in_place(const TwLaunch& x) {
 // gather them coalesced), and, when c is set, C filled with activation(bias) (the
 // kernel then writes only the columns of the tiles with kept rows:
 // TwLaunch::pruned_columns_filled).
-// The pass's tiles: 64 x 64 values of A.
-constexpr int kRowMajorPassTile = 64;
 struct RowMajorPass {
   const void* a = nullptr;  // A, m x k, row-major
   std::int64_t m = 0, k = 0;
-  // The columns of A copied, ascending, or null: all k. With them, for each
-  // kRowMajorPassTile columns of A from column 0, the index in a_cols of the first listed
-  // column at or past them (tw_copied_column_starts: ceil(k / 64) + 1 entries, the last
-  // the count).
+  // The columns of A copied, ascending (a_col_count of them), or null: all k.
   const std::int32_t* a_cols = nullptr;
-  const std::int32_t* a_col_chunk_first = nullptr;
-  void* a_transposed = nullptr;  // (a_cols ? their count : k) x m
+  std::int64_t a_col_count = 0;
+  void* a_transposed = nullptr;  // (a_cols ? a_col_count : k) x m
   void* c = nullptr;             // C (m x n, row-major) to fill, or null
   std::int64_t n = 0;
   const float* bias = nullptr;  // n values, or null

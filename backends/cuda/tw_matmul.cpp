@@ -37,7 +37,7 @@ using TwPlanKey = std::tuple<TwPacking, TwDenseTiles, bool>;
 struct KeptKRows {
   bool copy_only_them = false;
   std::vector<std::int32_t> host;
-  gpu::DeviceBuffer rows, chunk_starts;  // RowMajorPass::a_cols, a_col_chunk_first
+  gpu::DeviceBuffer rows;
 };
 
 // What a TW weight keeps on the device: the plans its calls have read (a weight run by
@@ -182,10 +182,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
       KeptKRows kept;
       kept.host = tw_kept_k_rows(plan_weight());
       kept.copy_only_them = tw_copy_kept_rows_pays(k, static_cast<std::int64_t>(kept.host.size()));
-      if (kept.copy_only_them) {
-        kept.rows = upload_vector(kept.host);
-        kept.chunk_starts = upload_vector(tw_copied_column_starts(kept.host, k, kRowMajorPassTile));
-      }
+      if (kept.copy_only_them) kept.rows = upload_vector(kept.host);
       state.kept_k_rows = std::move(kept);
     }
     RowMajorPass pass;
@@ -196,7 +193,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
       use_plan(t, plan_for(true));
       t.k = static_cast<std::int64_t>(state.kept_k_rows->host.size());
       pass.a_cols = static_cast<const std::int32_t*>(state.kept_k_rows->rows.data());
-      pass.a_col_chunk_first = static_cast<const std::int32_t*>(state.kept_k_rows->chunk_starts.data());
+      pass.a_col_count = t.k;
     }
     const std::size_t bytes = static_cast<std::size_t>(m * t.k) * size_of(x.w.dtype());
     if (state.a_transposed.bytes() < bytes) state.a_transposed = gpu::DeviceBuffer(bytes);

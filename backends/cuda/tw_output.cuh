@@ -213,36 +213,21 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
       }
     } else {
       // The item's columns are consecutive columns of C (TwItem::col_run, as at low
-      // sparsity; every item of a compact C): each C row's run is cut at the 8-element
-      // boundaries of C itself, a thread a piece, one 16-byte store per whole piece where
-      // C allows (the run's first and last pieces may be partial, element by element), so
-      // that runs starting off such a boundary (a compact C whose kept columns are not a
-      // multiple of 8: rows start anywhere) are stored 16 bytes at a time too. Otherwise
-      // consecutive threads take consecutive columns of one C row, one element each.
+      // sparsity; every item of a compact C): runs of 8 of one C row per thread, one
+      // 16-byte store where C allows. Otherwise consecutive threads take consecutive
+      // columns of one C row, one element each.
       const std::int64_t first_col = x.compact ? item.col_begin : item.col_run;
-      if (first_col >= 0 && c_aligned) {
-        constexpr int kPieces = BN / 8 + 1;  // per row at most: a run of BN cut anywhere
-        for (int i = tid; i < BM * kPieces; i += threads) {
-          const int r = i / kPieces;
+      if (first_col >= 0 && first_col % 8 == 0 && x.n_out % 8 == 0 && c_aligned) {
+        for (int i = tid; i < BM * (BN / 8); i += threads) {
+          const int r = i / (BN / 8), col = (i % (BN / 8)) * 8;
           const std::int64_t m = m0 + r;
-          if (m >= x.m) continue;
-          const std::int64_t start = m * x.n_out + first_col;  // the run's first element in C
-          const int col = static_cast<int>((start / 8 + i % kPieces) * 8 - start);  // piece start, run-relative
-          if (col >= item.cols) continue;
-          T* out = c + start + col;
-          const float* row = staged + r * kPitch;
-          if (col >= 0 && col + 8 <= item.cols) {
-            if (col % 4 == 0) {  // 16-byte aligned in the staging too
-              store8_staged(out, row + col, col_bias + col, 1);
-            } else {
-              float sums[8];
-#pragma unroll
-              for (int t = 0; t < 8; ++t) sums[t] = row[col + t];
-              store8(out, sums, col_bias + col, 1);
-            }
+          if (col >= item.cols || m >= x.m) continue;
+          T* out = c + m * x.n_out + first_col + col;
+          const float* v = staged + r * kPitch + col;
+          if (col + 8 <= item.cols) {
+            store8_staged(out, v, col_bias + col, 1);
           } else {
-            for (int t = max(0, -col); t < 8 && col + t < item.cols; ++t)
-              store_value(out + t, finish(row[col + t], col_bias[col + t], out + t));
+            for (int t = 0; col + t < item.cols; ++t) store_value(out + t, finish(v[t], col_bias[col + t], out + t));
           }
         }
       } else {

@@ -190,14 +190,6 @@ TwWeight tw_on_kept_rows(const TwWeight& w, const std::vector<std::int32_t>& row
   return on;
 }
 
-std::vector<std::int32_t> tw_copied_column_starts(const std::vector<std::int32_t>& rows, std::int64_t k, int chunk) {
-  std::vector<std::int32_t> starts;
-  for (std::int64_t c0 = 0; c0 < k; c0 += chunk)
-    starts.push_back(static_cast<std::int32_t>(std::lower_bound(rows.begin(), rows.end(), c0) - rows.begin()));
-  starts.push_back(static_cast<std::int32_t>(rows.size()));
-  return starts;
-}
-
 bool tw_copy_kept_rows_pays(std::int64_t k, std::int64_t kept) { return kept > 0 && 20 * kept <= 17 * k; }
 
 bool tw_fill_row_major_c_pays(std::int64_t n, std::int64_t kept_columns) { return 2 * kept_columns <= n; }

@@ -56,11 +56,6 @@ std::vector<std::int32_t> tw_kept_k_rows(const TwWeight& w);
 // plan of a row-major call whose pass copies only those columns of A (RowMajorPass).
 TwWeight tw_on_kept_rows(const TwWeight& w, const std::vector<std::int32_t>& rows);
 
-// For each `chunk` consecutive values from 0 up to k, the index in `rows` (ascending,
-// each < k) of the first one at or past the chunk's start; then rows.size(). The row-major
-// pass's table of which kept rows each of its tiles of A holds (RowMajorPass::a_cols).
-std::vector<std::int32_t> tw_copied_column_starts(const std::vector<std::int32_t>& rows, std::int64_t k, int chunk);
-
 // Whether the row-major pass copies only the kept K rows (kept of k) into Aᵀ: where they
 // are at most 85% of K. Measured on the H200 (bench/NOTES.md "tenth", the row-major
 // sweep at 30-99%, C filled in both runs): with kept rows under 80% of K every row ran
