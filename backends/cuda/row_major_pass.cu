@@ -35,8 +35,9 @@ constexpr int kLanes = kTile / kVec;  // 16 threads across a tile row
 constexpr int kRowsPerPass = 16;      // 16 x 16 = 256 threads
 constexpr int kThreads = kLanes * kRowsPerPass;
 // Odd row pitch (in 2-byte values): the store phase reads column i of rows 4·lane + j,
-// 65 words apart per lane, so the 16 lanes hit 16 different banks. The price: the load
-// phase writes shared memory value by value (an odd pitch breaks 8-byte alignment).
+// 4 x 65 values (130 words) apart per lane, so the 16 lanes hit 16 different banks. The
+// price: the load phase writes shared memory value by value (an odd pitch breaks 8-byte
+// alignment).
 constexpr int kPitch = kTile + 1;
 // Units of C (16 bytes where C allows) per fill thread: ~800 blocks for a 25 MB C.
 constexpr int kFillUnitsPerThread = 8;

@@ -58,9 +58,10 @@ TwWeight tw_on_kept_rows(const TwWeight& w, const std::vector<std::int32_t>& row
 
 // Whether the row-major pass copies only the kept K rows (kept of k) into Aᵀ: where they
 // are at most 85% of K. Measured on the H200 (bench/NOTES.md "tenth", the row-major
-// sweep at 30-99%, C filled in both runs): with kept rows under 80% of K every row ran
-// faster (ffn2 at 99%, 10% of K: 50.0 -> 34.8 µs); at 80-85% 0.94-1.00x; past 88% the
-// one-value reads of scattered columns cost more than the rows saved (up to 4% slower).
+// sweep at 30-99%, C filled in both runs), geomean by kept share: under 10% of K 0.68x
+// (ffn2 at 99%: 50.0 -> 34.8 µs), 20-60% 0.75-0.88x, 60-80% 0.93-0.97x, 80-90% 0.99x
+// (0.94-1.02x); past 90% 1.003x, up to 4% slower (one 2-byte read per scattered column
+// where nearly all are kept).
 bool tw_copy_kept_rows_pays(std::int64_t k, std::int64_t kept);
 
 // Whether the row-major pass fills a full row-major C (kept_columns of n kept) with
