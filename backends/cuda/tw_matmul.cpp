@@ -107,8 +107,13 @@ void run(const Args& x, TwKernel kernel, bool tew) {
   // TW kernel costs at 0%, where the CUDA-core residual pass cost 3-5x more at every
   // measured δ and sparsity (H200, bench/NOTES.md). fp32 TEW: the TW part plus the pass.
   const bool with_residual = tew && kernel == TwKernel::simt;
-  const auto plan_weight = [&] {
-    return tew && !with_residual ? std::get<TewWeight>(*impl.host).merged() : tw_part(*impl.host);
+  // The weight the plans are built from: the TW part, or the merged TEW weight, merged at
+  // most once per call and only when a plan or the kept rows are not cached yet.
+  std::optional<TwWeight> merged;
+  const auto plan_weight = [&]() -> const TwWeight& {
+    if (!tew || with_residual) return tw_part(*impl.host);
+    if (!merged) merged = std::get<TewWeight>(*impl.host).merged();
+    return *merged;
   };
   const TwPacking packing = kernel == TwKernel::wgmma ? TwPacking::wgmma_sw128 : TwPacking::simt_rows;
   // Row-major A on the wgmma kernel: every kept tile dense where that pays, so that A is
@@ -123,8 +128,9 @@ void run(const Args& x, TwKernel kernel, bool tew) {
     const TwPlanKey key{packing, dense, on_kept_rows};
     auto found = state.plans.find(key);
     if (found == state.plans.end()) {
-      const TwWeight w = on_kept_rows ? tw_on_kept_rows(plan_weight(), state.kept_k_rows->host) : plan_weight();
-      found = state.plans.emplace(key, make_plan(w, packing, dense, op)).first;
+      TwPlan plan = on_kept_rows ? make_plan(tw_on_kept_rows(plan_weight(), state.kept_k_rows->host), packing, dense, op)
+                                 : make_plan(plan_weight(), packing, dense, op);
+      found = state.plans.emplace(key, std::move(plan)).first;
     }
     return found->second;
   };

@@ -180,11 +180,14 @@ std::vector<std::int32_t> tw_kept_k_rows(const TwWeight& w) {
 
 TwWeight tw_on_kept_rows(const TwWeight& w, const std::vector<std::int32_t>& rows) {
   std::vector<std::int32_t> place(static_cast<std::size_t>(w.k), -1);
-  for (std::size_t i = 0; i < rows.size(); ++i) place[static_cast<std::size_t>(rows[i])] = static_cast<std::int32_t>(i);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    require(rows[i] >= 0 && rows[i] < w.k, "tw_on_kept_rows", "row " + std::to_string(rows[i]) + " outside [0, K)");
+    place[static_cast<std::size_t>(rows[i])] = static_cast<std::int32_t>(i);
+  }
   TwWeight on = w;
   on.k = static_cast<std::int64_t>(rows.size());
   for (std::int32_t& r : on.row_idx) {
-    r = place[static_cast<std::size_t>(r)];
+    r = r >= 0 && r < w.k ? place[static_cast<std::size_t>(r)] : -1;
     require(r >= 0, "tw_on_kept_rows", "a tile keeps a row the list does not hold");
   }
   return on;

@@ -416,6 +416,8 @@ TEST(TwPlan, TheWeightOnItsKeptRowsMultipliesTheKeptColumnsOfA) {
   std::vector<std::int32_t> rows = tw_kept_k_rows(w);
   rows.pop_back();
   test::expect_error_mentioning([&] { (void)tw_on_kept_rows(w, rows); }, "tw_on_kept_rows");
+  rows.push_back(256);  // past K
+  test::expect_error_mentioning([&] { (void)tw_on_kept_rows(w, rows); }, "outside [0, K)");
 }
 
 TEST(TwPlan, TheRowMajorPassCopiesTheKeptRowsAndFillsCWhereThatPays) {
