@@ -171,7 +171,7 @@ void print_header() {
 // One kernel x weight x layout: measure, check, write the row, print it.
 void run_one(tb::Context& ctx, const Sweep& sw, const tb::Shape& sh, const Kernel& kern, const ts::PatternSpec& spec,
              DtypeInputs& in, const ts::Weight& w, const ts::gpu::DeviceWeight& dw, const tb::Reference& ref,
-             const ts::gpu::DeviceBuffer* bias, Layout layout, double target, Tally& tally) {
+             const ts::gpu::DeviceBuffer* bias, Layout layout, double target, std::int64_t rows_read, Tally& tally) {
   const ts::DType dt = in.dtype;
   const std::string g_str = kern.tiled ? std::to_string(spec.g) : "-";
   const auto skip = [&](const std::string& why) {
@@ -213,7 +213,7 @@ void run_one(tb::Context& ctx, const Sweep& sw, const tb::Shape& sh, const Kerne
   if (is_base) in.base_us[layout] = r.us;
   const double base_us = in.base_us.at(layout);
   const double achieved = is_base ? 0.0 : ts::sparsity(w);
-  auto cost = ts::perf::matmul_cost(spec, sh.m, sh.k, sh.n, dt, achieved);
+  auto cost = ts::perf::matmul_cost(spec, sh.m, sh.k, sh.n, dt, achieved, rows_read);
   if (compact) cost.bytes.outputs = static_cast<double>(sh.m * out_cols) * static_cast<double>(ts::size_of(dt));
   const auto b = ts::perf::bound(cost, dt, ctx.ceilings);
   const bool ok = !std::isnan(r.err) && r.err <= tb::tolerance(dt);
@@ -241,10 +241,12 @@ void run_one(tb::Context& ctx, const Sweep& sw, const tb::Shape& sh, const Kerne
   std::fflush(stdout);
 }
 
-// A weight of every dtype at one sparsity, and the reference rows of each.
+// A weight of every dtype at one sparsity, the reference rows of each, and the K rows
+// it reads (ts::nonzero_rows: the roofline's activation bytes).
 struct Prepared {
   std::vector<ts::Weight> weights;
   std::vector<tb::Reference> refs;
+  std::vector<std::int64_t> rows_read;
 };
 
 Prepared prepare(const Kernel& kern, const ts::PatternSpec& spec, double sp, std::uint64_t mask_seed,
@@ -259,6 +261,7 @@ Prepared prepare(const Kernel& kern, const ts::PatternSpec& spec, double sp, std
   for (const DtypeInputs& in : inputs) {
     p.weights.push_back(ts::make_weight(in.w_dense, pm, spec));
     p.refs.push_back(tb::reference(in.a_host, p.weights.back(), epilogue));
+    p.rows_read.push_back(ts::nonzero_rows(p.weights.back()));
   }
   return p;
 }
@@ -293,7 +296,7 @@ void run_shape(tb::Context& ctx, const Sweep& sw, const tb::Shape& sh, std::uint
     for (const Layout layout : sw.layouts) {
       if (!ctx.dry_run) in.a.emplace(layout, tb::upload_activation(in.a_host, layout));
       in.base_us[layout] = 0;  // present: run_one measures it (its row is always written)
-      run_one(ctx, sw, sh, cublas, cublas.spec, in, w, dw, ref, bias, layout, 0.0, tally);
+      run_one(ctx, sw, sh, cublas, cublas.spec, in, w, dw, ref, bias, layout, 0.0, sh.k, tally);
     }
     inputs.push_back(std::move(in));
   }
@@ -325,7 +328,8 @@ void run_shape(tb::Context& ctx, const Sweep& sw, const tb::Shape& sh, std::uint
             const auto dw = upload(p.weights[d]);
             for (const Layout layout : sw.layouts) {
               if (layout == Layout::transposed && !kern.transposed) continue;
-              run_one(ctx, sw, sh, kern, spec, inputs[d], p.weights[d], dw, p.refs[d], bias, layout, sps[i], tally);
+              run_one(ctx, sw, sh, kern, spec, inputs[d], p.weights[d], dw, p.refs[d], bias, layout, sps[i],
+                      p.rows_read[d], tally);
             }
           }
         }

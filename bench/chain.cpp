@@ -80,7 +80,7 @@ bool run_chain(Context& ctx, const ChainConfig& cfg, DType dt) {
     kept_tw += static_cast<double>(kept(l.tw));
     total += static_cast<double>(l.k * l.n);
     const auto cd = perf::matmul_cost(PatternSpec{}, cfg.m, l.k, l.n, dt, 0.0);
-    const auto ct = perf::matmul_cost(spec, cfg.m, l.k, l.n, dt, achieved);
+    const auto ct = perf::matmul_cost(spec, cfg.m, l.k, l.n, dt, achieved, nonzero_rows(l.tw));
     flops_dense += cd.flops;
     flops_tw += ct.flops;
     bytes_dense += cd.bytes.total();

@@ -1,5 +1,8 @@
 #include "tilesparse/formats/weight.hpp"
 
+#include <algorithm>
+#include <span>
+
 #include "tilesparse/core/error.hpp"
 
 namespace tilesparse {
@@ -144,6 +147,17 @@ double sparsity(const Weight& w) {
   const double total = static_cast<double>(k_of(w)) * static_cast<double>(n_of(w));
   if (total == 0) return 0.0;
   return 1.0 - static_cast<double>(kept(w)) / total;
+}
+
+std::int64_t nonzero_rows(const Weight& w) {
+  const HostMatrix d = to_dense(w);
+  const std::span<const float> v = d.values();
+  std::int64_t rows = 0;
+  for (std::int64_t r = 0; r < d.rows(); ++r) {
+    const auto row = v.subspan(static_cast<std::size_t>(r * d.cols()), static_cast<std::size_t>(d.cols()));
+    rows += std::any_of(row.begin(), row.end(), [](float x) { return x != 0.0f; }) ? 1 : 0;
+  }
+  return rows;
 }
 
 std::size_t bytes(const Weight& w) {

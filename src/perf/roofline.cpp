@@ -60,10 +60,12 @@ constexpr double kIndexBytes = 4;  // int32 indices and offsets on the device
 }  // namespace
 
 Cost matmul_cost(const PatternSpec& spec, std::int64_t m, std::int64_t k, std::int64_t n, DType dtype,
-                 double sparsity) {
+                 double sparsity, std::optional<std::int64_t> rows_read) {
   const std::string shapes = "M=" + std::to_string(m) + ", K=" + std::to_string(k) + ", N=" + std::to_string(n);
   require(m >= 0 && k >= 0 && n >= 0, "matmul_cost", "negative dimension", shapes);
   require(sparsity >= 0 && sparsity <= 1, "matmul_cost", "sparsity " + std::to_string(sparsity) + " outside [0, 1]", shapes);
+  require(!rows_read || (*rows_read >= 0 && *rows_read <= k), "matmul_cost",
+          "rows read " + std::to_string(rows_read.value_or(0)) + " outside [0, K]", shapes);
   spec.check();
   const double es = static_cast<double>(size_of(dtype));
   const double K = static_cast<double>(k), N = static_cast<double>(n), density = 1.0 - sparsity;
@@ -112,7 +114,7 @@ Cost matmul_cost(const PatternSpec& spec, std::int64_t m, std::int64_t k, std::i
   }
   const double M = static_cast<double>(m);
   t.weight_values = c.kept * es;
-  t.activations = M * K * es;
+  t.activations = M * static_cast<double>(rows_read.value_or(k)) * es;
   t.outputs = M * N * es;
   c.flops = 2 * M * c.kept;
   return c;

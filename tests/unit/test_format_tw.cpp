@@ -80,6 +80,25 @@ TEST(TwFormat, LayoutOfAHandBuiltMask) {
   EXPECT_EQ(tw.bytes(), 17 * 4 + 5 * 4 + 4 * 8 + 9 * 4 + 4 * 8u);
 }
 
+// The rows of A a TW weight needs are the union of its tiles' kept rows: the roofline's
+// activation bytes (perf::matmul_cost).
+TEST(TwFormat, NonzeroRowsAreTheUnionOfTheTilesKeptRows) {
+  const HostMatrix w = HostMatrix::random(6, 7, DType::f32, 1);
+  Mask m(6, 7, false);  // tile 0 (columns 0, 2) keeps rows 1 and 4, tile 1 (column 6) row 4 and 5
+  for (std::int64_t r : {1, 4})
+    for (std::int64_t c : {0, 2}) m.set(r, c, true);
+  for (std::int64_t r : {4, 5}) m.set(r, 6, true);
+  const Weight tw = TwWeight::from_dense(w, m, 2);
+  EXPECT_EQ(nonzero_rows(tw), 3);
+  EXPECT_EQ(nonzero_rows(Weight(TwWeight::from_dense(w, Mask(6, 7, false), 2))), 0);
+  // A dense weight: every row but an all-zero one; a NaN is not zero.
+  HostMatrix d = HostMatrix::random(5, 3, DType::f32, 2);
+  for (std::int64_t c = 0; c < 3; ++c) d.set(2, c, 0.0f);
+  EXPECT_EQ(nonzero_rows(Weight(DenseWeight{d})), 4);
+  d.set(2, 1, std::nanf(""));
+  EXPECT_EQ(nonzero_rows(Weight(DenseWeight{d})), 5);
+}
+
 TEST(TwFormat, RoundTripsOnOddShapes) {
   const std::int64_t shapes[][3] = {{1, 1, 1}, {7, 5, 2}, {33, 17, 4}, {20, 6, 16}, {0, 5, 2}, {5, 0, 3}, {64, 40, 8}};
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {

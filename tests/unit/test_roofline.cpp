@@ -51,6 +51,18 @@ TEST(Roofline, BlocksCoverPartialEdges) {
   EXPECT_DOUBLE_EQ(c.bytes.weight_index, 3.0 * 4 + 3 * 4);
 }
 
+TEST(Roofline, ActivationBytesCountTheRowsRead) {
+  PatternSpec s = spec(Pattern::tw);
+  s.g = 128;
+  EXPECT_DOUBLE_EQ(matmul_cost(s, 8, 4096, 1024, DType::f16, 0.99).bytes.activations, 8.0 * 4096 * 2);
+  const Cost c = matmul_cost(s, 8, 4096, 1024, DType::f16, 0.99, 407);
+  EXPECT_DOUBLE_EQ(c.bytes.activations, 8.0 * 407 * 2);
+  EXPECT_DOUBLE_EQ(c.flops, matmul_cost(s, 8, 4096, 1024, DType::f16, 0.99).flops);  // the same multiplies
+  EXPECT_DOUBLE_EQ(matmul_cost(s, 8, 4096, 1024, DType::f16, 1.0, 0).bytes.activations, 0.0);
+  EXPECT_THROW(matmul_cost(s, 8, 4096, 1024, DType::f16, 0.99, 4097), Error);
+  EXPECT_THROW(matmul_cost(s, 8, 4096, 1024, DType::f16, 0.99, -1), Error);
+}
+
 TEST(Roofline, BoundIsTheLargerTime) {
   Ceilings ceil;
   ceil.copy_gbps = 1000;  // 1e12 bytes/s

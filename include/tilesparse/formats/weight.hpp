@@ -42,6 +42,9 @@ HostMatrix to_dense(const Weight& w);
 std::int64_t kept(const Weight& w);
 // 1 - kept / (K*N); 0 for an empty weight.
 double sparsity(const Weight& w);
+// The K rows holding a nonzero value (NaN counts): the columns of A that C = A · w depends
+// on, which is all a kernel must read of A (perf::matmul_cost).
+std::int64_t nonzero_rows(const Weight& w);
 std::size_t bytes(const Weight& w);
 FormatArrays to_arrays(const Weight& w);
 // Reads meta "pattern" and builds that format; validates the result.

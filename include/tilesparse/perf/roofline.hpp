@@ -5,6 +5,7 @@
 // measured once on the device. The larger of bytes/bandwidth and flops/peak is the
 // floor no kernel beats by much; docs/roofline.md derives the numbers.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "tilesparse/core/dtype.hpp"
@@ -31,7 +32,7 @@ struct Ceilings {
 struct Traffic {
   double weight_values = 0;
   double weight_index = 0;  // indices, offsets, metadata
-  double activations = 0;   // A, read once
+  double activations = 0;   // the rows of A that are read, once
   double outputs = 0;       // C, written once
   double total() const { return weight_values + weight_index + activations + outputs; }
 };
@@ -46,10 +47,13 @@ struct Cost {
 // The cost of the pattern's device form at a sparsity (ignored for dense, nm and 24,
 // whose pattern fixes it). Index widths are those the GPU paths use: int32 offsets and
 // indices for ew/bw/tw/tew (cuSPARSE takes int32), packed 4/8-bit for nm, 2 bits per
-// kept value for 24. tw/tew index bytes are an estimate (all N columns kept). Throws
-// Error for a negative dimension or a sparsity outside [0, 1].
+// kept value for 24. tw/tew index bytes are an estimate (all N columns kept).
+// rows_read: the K rows of A that must be read, nonzero_rows() of the weight (at high
+// sparsity a TW weight keeps a fraction of K: 10% of ffn2's rows at 99%); all K when not
+// given. Throws Error for a negative dimension, a sparsity outside [0, 1] or rows_read
+// outside [0, K].
 Cost matmul_cost(const PatternSpec& spec, std::int64_t m, std::int64_t k, std::int64_t n, DType dtype,
-                 double sparsity);
+                 double sparsity, std::optional<std::int64_t> rows_read = std::nullopt);
 
 struct Bound {
   double memory_us = 0;   // bytes / copy bandwidth
