@@ -214,8 +214,9 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
     } else {
       // The item's columns are consecutive columns of C (TwItem::col_run, as at low
       // sparsity; every item of a compact C): runs of 8 of one C row per thread, one
-      // 16-byte store where C allows. Otherwise consecutive threads take consecutive
-      // columns of one C row, one element each.
+      // 16-byte store where C allows (for a compact C, pieces at C's 8-element boundaries
+      // where its rows are not 16-byte aligned). Otherwise consecutive threads take
+      // consecutive columns of one C row, one element each.
       const std::int64_t first_col = x.compact ? item.col_begin : item.col_run;
       if (first_col >= 0 && first_col % 8 == 0 && x.n_out % 8 == 0 && c_aligned) {
         for (int i = tid; i < BM * (BN / 8); i += threads) {
@@ -228,6 +229,37 @@ __device__ __forceinline__ void write_output(const TwLaunch& x, const TwItem& it
             store8_staged(out, v, col_bias + col, 1);
           } else {
             for (int t = 0; col + t < item.cols; ++t) store_value(out + t, finish(v[t], col_bias[col + t], out + t));
+          }
+        }
+      } else if (x.compact && c_aligned) {
+        // A compact C whose rows do not start on 16-byte boundaries (its width, the kept
+        // column count, is not a multiple of 8, or the item starts between two): each row's
+        // run is cut at C's own 8-element boundaries, kPieces pieces a row (the first and last
+        // may be partial, stored element by element), one 16-byte store per whole piece, where
+        // one 2-byte store per element made qkv at 99% (308 columns) 7 µs slower than the
+        // transposed layout (bench/NOTES.md "tenth", round 54). Not for a full C: there the
+        // runs of pruned-column items start anywhere, and their partial pieces, one thread
+        // each, made the large-M 80% rows up to 42% slower than a warp's 64-byte element
+        // stores (round 55).
+        constexpr int kPieces = BN / 8 + 1;
+        for (int i = tid; i < BM * kPieces; i += threads) {
+          const int r = i / kPieces, piece = i % kPieces;
+          const std::int64_t m = m0 + r;
+          if (m >= x.m) continue;
+          const std::int64_t begin = m * x.n_out + first_col;  // C's element of the run's first column
+          const int skew = static_cast<int>(begin % 8);
+          const int j0 = piece * 8 - skew;  // item column of the piece's first element
+          if (j0 >= item.cols) continue;
+          T* out = c + (begin - skew) + piece * 8;
+          const float* v = staged + r * kPitch;
+          if (j0 >= 0 && j0 + 8 <= item.cols) {
+            float sums[8];
+#pragma unroll
+            for (int t = 0; t < 8; ++t) sums[t] = v[j0 + t];
+            store8(out, sums, col_bias + j0, 1);
+          } else {
+            for (int t = max(0, -j0); t < 8 && j0 + t < item.cols; ++t)
+              store_value(out + t, finish(v[j0 + t], col_bias[j0 + t], out + t));
           }
         }
       } else {
