@@ -138,6 +138,12 @@ __device__ __forceinline__ void fill_c(const RowMajorPass& p, std::int64_t threa
 template <class T>
 __global__ void __launch_bounds__(kThreads) row_major_pass_kernel(RowMajorPass p, std::int64_t copy_blocks,
                                                                   std::int64_t fill_blocks) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // The TW kernel behind this pass (TwLaunch::after_pass) may launch once every block of
+  // the pass has started: it waits for the pass's end before it reads or writes anything
+  // the pass touches.
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
   const std::int64_t block = blockIdx.x;
   if (block < copy_blocks) {
     copy_tile(p, block, p.a_cols != nullptr ? p.a_col_count : p.k);

@@ -43,6 +43,11 @@ struct TwLaunch : TwPlanShape {
   // A full row-major C that launch_row_major_pass has filled with activation(bias) (set by
   // tw_matmul.cpp, never with `accumulate`): only the items with kept rows are launched.
   bool pruned_columns_filled = false;
+  // Launched right behind launch_row_major_pass on the same stream (set by tw_matmul.cpp
+  // for the wgmma kernel): a programmatic dependent launch, so that its CTAs start, load
+  // their items and row indices while the pass finishes; each waits for the whole pass
+  // (griddepcontrol.wait) before it reads Aᵀ or writes C.
+  bool after_pass = false;
   cudaStream_t stream = nullptr;
 };
 

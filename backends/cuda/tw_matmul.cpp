@@ -215,6 +215,7 @@ void run(const Args& x, TwKernel kernel, bool tew) {
     }
     pass.stream = t.stream;
     launch_row_major_pass(pass, x.w.dtype());
+    t.after_pass = kernel == TwKernel::wgmma;
   }
   if (kernel == TwKernel::wgmma) {
     launch_tw_wgmma(t, x.w.dtype());

@@ -450,6 +450,11 @@ __global__ void __launch_bounds__(128 * WARPGROUPS, WARPGROUPS == 1 ? 3 : 1)
       if (step + 1 < steps) run_step(step + 1, std::integral_constant<int, 1>{});
     }
   };
+  // Behind the row-major pass (TwLaunch::after_pass): past this point the pass has ended
+  // and its Aᵀ and C are visible. Everything above reads only the plan (start_item writes
+  // C only when C is transposed, which no pass precedes). Without a programmatic launch
+  // this returns at once.
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
   if constexpr (G == Gather::row_major_runs) {
     main_loop(std::true_type{});
   } else if constexpr (G == Gather::transposed_async) {
@@ -521,7 +526,17 @@ void launch_config(const TwLaunch& x) {
   if (x.m > 0x7fffffff) fail("cuda", "tw_wgmma_kernel", "M = " + std::to_string(x.m) + " (at most 2^31 - 1)", __FILE__, __LINE__);
   constexpr bool kReadsBoxes = G == Gather::transposed_async || G == Gather::row_major_runs;
   const CUtensorMap a_rows = kReadsBoxes && x.has_run_items ? activation_rows_map<T>(x, G) : CUtensorMap{};
-  kernel<<<static_cast<unsigned>(blocks), kThreads, kSmem, x.stream>>>(x, static_cast<int>(m_blocks), a_rows);
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(static_cast<unsigned>(blocks));
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = kSmem;
+  config.stream = x.stream;
+  cudaLaunchAttribute after_pass{};
+  after_pass.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  after_pass.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &after_pass;
+  config.numAttrs = x.after_pass ? 1 : 0;
+  TS_CHECK(cudaLaunchKernelEx(&config, kernel, x, static_cast<int>(m_blocks), a_rows));
   TS_CHECK_LAUNCH("tw_wgmma_kernel");
 }
 
