@@ -6,10 +6,12 @@
 // it moves 8 bytes (4 values) per thread and access where the shape allows: each thread
 // reads 4 consecutive columns of an input row and writes 4 consecutive columns of an
 // output row, so both sides are coalesced 8-byte accesses (the 2-byte version ran at
-// about half the copy bandwidth, bench/NOTES.md). Copying the listed columns only, the
-// reads are one value per column (the columns are scattered); the writes are as before.
-// Rows of the input whose length is not a multiple of 4 are read value by value; likewise
-// the output.
+// about half the copy bandwidth, bench/NOTES.md). Copying the listed columns only (or
+// rows of the input whose length is not a multiple of 4), the reads are one value per
+// column, a warp's 32 from 32 consecutive listed columns of one row, so that they share
+// sectors as far as the columns' spread allows (16 columns 4 apart in the list, two rows
+// per warp, touched ~3.5x the sectors per value at 99% on qkv); the writes are as before.
+// Output rows whose length is not a multiple of 4 are written value by value.
 //
 // The fill writes every element of C, 8 per 16-byte store where C allows: the tensor-core
 // kernel then writes only the columns of the tiles with kept rows over it, and the pruned
@@ -59,33 +61,45 @@ __device__ __forceinline__ void copy_tile(const RowMajorPass& p, std::int64_t ti
   const std::int64_t c0 = tile % tiles_across * kTile, r0 = tile / tiles_across * kTile;
   const int lane = threadIdx.x % kLanes, pass = threadIdx.x / kLanes, c = lane * kVec;
 
-  // Load: input rows r0 + pass + 16 i, output columns c0 + c .. c + 3 (A's columns a_cols[...]).
-  std::int32_t col[kVec];  // A's column, -1 past the last (K < 2^31: make_tw_plan)
+  if (p.a_cols != nullptr || p.k % kVec != 0) {
+    // Load, one value per column: a warp takes 32 consecutive listed columns of one input
+    // row (rows r0 + warp + 8 i, output columns c0 + lane and c0 + lane + 32), so that
+    // its 32 values lie in as few sectors as the columns' spread allows; 16 loads in flight
+    // per thread.
+    constexpr int kWarps = kThreads / 32, kRowsPerWarp = kTile / kWarps;
+    const int lane32 = threadIdx.x % 32, warp = threadIdx.x / 32;
+    std::int32_t col[2];  // A's column, -1 past the last (K < 2^31: make_tw_plan)
 #pragma unroll
-  for (int j = 0; j < kVec; ++j) {
-    const std::int64_t at = c0 + c + j;
-    col[j] = at >= k_out ? -1 : p.a_cols != nullptr ? __ldg(p.a_cols + at) : static_cast<std::int32_t>(at);
-  }
-  const bool load_vectors = p.a_cols == nullptr && p.k % kVec == 0 && col[0] >= 0;
-  Vec4 x[kPasses];
-#pragma unroll
-  for (int i = 0; i < kPasses; ++i) {
-    const std::int64_t r = r0 + pass + i * kRowsPerPass;
-    x[i].bits = make_uint2(0, 0);
-    if (r >= p.m) continue;
-    const std::uint16_t* row = in + r * p.k;
-    if (load_vectors) {
-      x[i].bits = __ldg(reinterpret_cast<const uint2*>(row + col[0]));
-    } else {
-#pragma unroll
-      for (int j = 0; j < kVec; ++j)
-        if (col[j] >= 0) x[i].v[j] = __ldg(row + col[j]);
+    for (int h = 0; h < 2; ++h) {
+      const std::int64_t at = c0 + lane32 + 32 * h;
+      col[h] = at >= k_out ? -1 : p.a_cols != nullptr ? __ldg(p.a_cols + at) : static_cast<std::int32_t>(at);
     }
+    std::uint16_t x[kRowsPerWarp][2];
+#pragma unroll
+    for (int i = 0; i < kRowsPerWarp; ++i) {
+      const std::int64_t r = r0 + warp + i * kWarps;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) x[i][h] = r < p.m && col[h] >= 0 ? __ldg(in + r * p.k + col[h]) : 0;
+    }
+#pragma unroll
+    for (int i = 0; i < kRowsPerWarp; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) staged[warp + i * kWarps][lane32 + 32 * h] = x[i][h];
+  } else {
+    // Load, 4 consecutive columns a thread: input rows r0 + pass + 16 i, output columns
+    // c0 + c .. c + 3, one 8-byte load each.
+    const bool in_k = c0 + c < k_out;
+    Vec4 x[kPasses];
+#pragma unroll
+    for (int i = 0; i < kPasses; ++i) {
+      const std::int64_t r = r0 + pass + i * kRowsPerPass;
+      x[i].bits = r < p.m && in_k ? __ldg(reinterpret_cast<const uint2*>(in + r * p.k + c0 + c)) : make_uint2(0, 0);
+    }
+#pragma unroll
+    for (int i = 0; i < kPasses; ++i)
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) staged[pass + i * kRowsPerPass][c + j] = x[i].v[j];
   }
-#pragma unroll
-  for (int i = 0; i < kPasses; ++i)
-#pragma unroll
-    for (int j = 0; j < kVec; ++j) staged[pass + i * kRowsPerPass][c + j] = x[i].v[j];
   __syncthreads();
 
   // Store: output row c0 + i, columns r0 + c .. c + 3 (input rows).
